@@ -1,0 +1,141 @@
+"""Bound and connected endpoints: the accept loop and the reconnect loop.
+
+Both run in the socket's nursery. A bound endpoint owns the connections it
+accepted (``unbind`` closes them, as libzmq's listener owns its sessions).
+A connected endpoint owns one pipe for its whole life, made at ``connect``
+time, so messages queue while the peer is not there yet and survive
+reconnections (libzmq's behaviour without ``immediate``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import TYPE_CHECKING
+
+import trio
+
+from ._endpoint import TcpAddress
+from ._options import Options
+from ._peer import Outcome, PeerConnection
+from ._transports import tcp
+
+if TYPE_CHECKING:
+    from ._pipe import Pipe
+    from ._socket import Socket
+
+log = logging.getLogger("trio_zmq")
+
+#: Pause after an accept error such as EMFILE before accepting again.
+ACCEPT_ERROR_PAUSE = 0.1
+
+
+class Backoff:
+    """libzmq 4.3.3+'s reconnect intervals (digest 1.12).
+
+    With ``reconnect_ivl_max > 0``: ivl, then doubling, capped at the max,
+    no jitter. Otherwise ivl plus a random part below ivl.
+    """
+
+    def __init__(self, options: Options) -> None:
+        self._options = options
+        self._current: float | None = None
+
+    def next(self) -> float:
+        ivl = self._options.reconnect_ivl or 0.0
+        ivl_max = self._options.reconnect_ivl_max
+        if ivl_max > 0:
+            self._current = ivl if self._current is None else self._current * 2
+            self._current = min(self._current, ivl_max)
+            return self._current
+        return ivl + random.random() * ivl
+
+    def reset(self) -> None:
+        self._current = None
+
+
+def reconnect_disabled(options: Options) -> bool:
+    return options.reconnect_ivl is None or options.reconnect_ivl == -1
+
+
+class BoundEndpoint:
+    """A listener and the connections it accepted."""
+
+    def __init__(self, sock: Socket, listener: trio.SocketListener, endpoint: str) -> None:
+        self._sock = sock
+        self._listener = listener
+        self.endpoint = endpoint
+        self._scope = trio.CancelScope()
+        self.peers: set[PeerConnection] = set()
+
+    async def serve(self) -> None:
+        with self._scope:
+            try:
+                while True:
+                    try:
+                        stream = await self._listener.accept()
+                    except OSError as exc:  # EMFILE and friends: wait, then go on
+                        log.warning("%s: accept failed: %s", self.endpoint, exc)
+                        await trio.sleep(ACCEPT_ERROR_PAUSE)
+                        continue
+                    peer = PeerConnection(self._sock, stream, endpoint=self.endpoint, pipe=None)
+                    self.peers.add(peer)
+                    self._sock._nursery.start_soon(self._serve_peer, peer)
+            finally:
+                self._listener.socket.close()
+
+    async def _serve_peer(self, peer: PeerConnection) -> None:
+        try:
+            await peer.run()
+        finally:
+            self.peers.discard(peer)
+
+    def close(self) -> None:
+        """Stop listening and close every connection accepted here (sync)."""
+        self._scope.cancel()
+        self._listener.socket.close()
+        for peer in list(self.peers):
+            peer.close()
+
+
+class Connecter:
+    """Connects to one endpoint, and reconnects, for as long as it lives."""
+
+    def __init__(self, sock: Socket, address: TcpAddress, endpoint: str, pipe: Pipe) -> None:
+        self._sock = sock
+        self._address = address
+        self.endpoint = endpoint
+        self.pipe = pipe
+        self._scope = trio.CancelScope()
+        self.peer: PeerConnection | None = None
+
+    async def run(self) -> None:
+        options = self._sock._options
+        backoff = Backoff(options)
+        first = True
+        with self._scope:
+            while True:
+                if not first:
+                    if reconnect_disabled(options):
+                        break
+                    await trio.sleep(backoff.next())
+                first = False
+                try:
+                    stream = await tcp.connect(self._address)
+                except OSError as exc:
+                    log.debug("%s: connect failed: %s", self.endpoint, exc)
+                    continue
+                self.peer = PeerConnection(
+                    self._sock, stream, endpoint=self.endpoint, pipe=self.pipe
+                )
+                outcome = await self.peer.run()
+                if self.peer.handshake is not None:
+                    backoff.reset()
+                self.peer = None
+                if outcome is Outcome.PROTOCOL_ERROR:
+                    break  # libzmq does not retry after a protocol error
+        self._sock._connecter_finished(self)
+
+    def close(self) -> None:
+        """Stop connecting and close the connection if there is one (sync)."""
+        self._scope.cancel()

@@ -1,0 +1,96 @@
+"""Socket options: validated attrs fields with pyzmq's lowercase names.
+
+Durations are in seconds (float), Trio's unit, not libzmq's milliseconds;
+``None`` means forever. Invalid values raise ``TypeError`` or
+``ValueError`` naming the option, whether given to ``open_socket`` or set
+later as an attribute (``sock.sndhwm = 10``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+
+def _int(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not int:
+        raise TypeError(f"option {attr.name!r} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"option {attr.name!r} must be >= 0, not {value}")
+
+
+def _duration(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if type(value) not in (int, float):
+        raise TypeError(
+            f"option {attr.name!r} must be a number of seconds or None, not {type(value).__name__}"
+        )
+    assert isinstance(value, int | float)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"option {attr.name!r} must be >= 0 seconds or None, not {value}")
+
+
+def _reconnect_ivl(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value != -1:  # libzmq's "never reconnect"
+        _duration(inst, attr, value)
+
+
+def _maxmsgsize(value: object) -> object:
+    return None if value == -1 else value  # libzmq's -1 is "no limit"
+
+
+def _optional_int(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _int(inst, attr, value)
+
+
+def _routing_id(value: object) -> object:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def _check_routing_id(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not bytes:
+        raise TypeError(f"option 'routing_id' must be bytes or str, not {type(value).__name__}")
+    if len(value) > 255:
+        raise ValueError("option 'routing_id' must be at most 255 bytes")
+
+
+_SETTERS = attrs.setters.pipe(attrs.setters.convert, attrs.setters.validate)
+
+
+@attrs.define(slots=True, on_setattr=_SETTERS)
+class Options:
+    """The options of one socket; see ``docs/options.md`` for each one."""
+
+    #: Messages queued per peer for sending before ``send`` blocks (0: no limit).
+    sndhwm: int = attrs.field(default=1000, validator=_int)
+    #: Messages queued per peer after receiving before reading stops (0: no limit).
+    rcvhwm: int = attrs.field(default=1000, validator=_int)
+    #: How long ``aclose()`` keeps sending queued messages (None: until done).
+    linger: float | None = attrs.field(default=None, validator=_duration)
+    #: Our identity, sent in READY by REQ, DEALER and ROUTER.
+    routing_id: bytes = attrs.field(default=b"", converter=_routing_id, validator=_check_routing_id)
+    #: First wait before reconnecting (-1 or None: never reconnect).
+    reconnect_ivl: float | None = attrs.field(default=0.1, validator=_reconnect_ivl)
+    #: With a value > 0, each wait doubles up to this; with 0, waits are jittered.
+    reconnect_ivl_max: float = attrs.field(default=0.0, validator=_duration)
+    #: Largest frame accepted from a peer; a larger one drops the peer (None: no limit).
+    maxmsgsize: int | None = attrs.field(
+        default=None, converter=_maxmsgsize, validator=_optional_int
+    )
+    #: Time allowed for a new connection's handshake (None or 0: no limit).
+    handshake_ivl: float | None = attrs.field(default=30.0, validator=_duration)
+
+
+OPTION_NAMES: frozenset[str] = frozenset(f.name for f in attrs.fields(Options))
+
+
+def make_options(defaults: dict[str, object], overrides: dict[str, object]) -> Options:
+    """Options from a context's defaults and a socket's keyword arguments."""
+    for name in overrides:
+        if name not in OPTION_NAMES:
+            raise TypeError(f"unknown socket option {name!r}")
+    return Options(**{**defaults, **overrides})  # type: ignore[arg-type]

@@ -1,0 +1,63 @@
+"""The interface between ``Socket`` and the per-socket-type modules.
+
+A pattern is a small synchronous object composed from ``_strategies``. The
+socket calls it inside its ``*_nowait`` steps, so everything a pattern does
+happens in one synchronous step (DESIGN section 3): ``send`` either queues
+the whole message or changes nothing; ``recv`` takes a message and updates
+the pattern's state together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from .._strategies import Message, PipeLike
+from .._zmtp import Event, SocketType
+
+
+class Pattern:
+    """Base class: a socket type that can neither send nor receive."""
+
+    socket_type: ClassVar[SocketType]
+    can_send: ClassVar[bool] = False
+    can_recv: ClassVar[bool] = False
+    #: libzmq's default linger for this type, in seconds (None: forever).
+    default_linger: ClassVar[float | None] = None
+
+    def attach(self, pipe: PipeLike) -> bool:
+        """A peer's pipe is ready; return False to refuse it (PAIR)."""
+        raise NotImplementedError
+
+    def detach(self, pipe: PipeLike) -> None:
+        """``pipe`` is gone (and holds no more unread messages)."""
+        raise NotImplementedError
+
+    def pipe_readable(self, pipe: PipeLike) -> None:
+        """``pipe``'s inbound queue went from empty to non-empty."""
+
+    def pipe_writable(self, pipe: PipeLike) -> None:
+        """``pipe``'s outbound queue went from full to having room."""
+
+    def send(self, msg: Message) -> bool:
+        """Queue ``msg`` whole and return True, or change nothing and return False."""
+        raise NotImplementedError
+
+    def peek(self) -> Message | None:
+        """The message ``recv`` would return, without taking it."""
+        raise NotImplementedError
+
+    def recv(self) -> Message | None:
+        """Take the next message, or return None if there is none."""
+        raise NotImplementedError
+
+    def process_inbound(self, pipe: PipeLike, events: Sequence[Event], only_messages: bool) -> None:
+        """Handle what a peer's reader decoded: by default, queue the messages.
+
+        ``only_messages`` says ``events`` holds nothing but messages (the
+        common case, handed over without looking at each item).
+        """
+        if only_messages:
+            pipe.deliver(events)  # type: ignore[arg-type]
+        else:
+            pipe.deliver([e for e in events if type(e) is list])

@@ -1,0 +1,33 @@
+"""PULL (RFC 30): fair-queues messages from its peers; never sends."""
+
+from __future__ import annotations
+
+from .._strategies import FairQueue, Message, PipeLike
+from .._zmtp import SocketType
+from ._base import Pattern
+
+
+class Pull(Pattern):
+    socket_type = SocketType.PULL
+    can_recv = True
+
+    def __init__(self) -> None:
+        self._fq: FairQueue[PipeLike] = FairQueue()
+
+    def attach(self, pipe: PipeLike) -> bool:
+        self._fq.attach(pipe)
+        return True
+
+    def detach(self, pipe: PipeLike) -> None:
+        self._fq.detach(pipe)
+
+    def pipe_readable(self, pipe: PipeLike) -> None:
+        self._fq.activate(pipe)
+
+    def peek(self) -> Message | None:
+        found = self._fq.peek()
+        return None if found is None else found[1]
+
+    def recv(self) -> Message | None:
+        found = self._fq.recv()
+        return None if found is None else found[1]

@@ -1,0 +1,28 @@
+"""PUSH (RFC 30): round-robin to the peers that have room; never receives."""
+
+from __future__ import annotations
+
+from .._strategies import LoadBalancer, Message, PipeLike
+from .._zmtp import SocketType
+from ._base import Pattern
+
+
+class Push(Pattern):
+    socket_type = SocketType.PUSH
+    can_send = True
+
+    def __init__(self) -> None:
+        self._lb: LoadBalancer[PipeLike] = LoadBalancer()
+
+    def attach(self, pipe: PipeLike) -> bool:
+        self._lb.attach(pipe)
+        return True
+
+    def detach(self, pipe: PipeLike) -> None:
+        self._lb.detach(pipe)
+
+    def pipe_writable(self, pipe: PipeLike) -> None:
+        self._lb.activate(pipe)
+
+    def send(self, msg: Message) -> bool:
+        return self._lb.send(msg) is not None

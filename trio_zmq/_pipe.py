@@ -1,0 +1,183 @@
+"""Pipes: the seam between one peer and the socket's pattern.
+
+A pipe holds two bounded queues of whole messages: outbound (socket -> peer,
+bounded by SNDHWM) and inbound (peer -> socket, bounded by RCVHWM). The
+socket and its pattern use the synchronous methods (``can_write``,
+``write``, ``peek``, ``read``); the peer's connection task uses the rest.
+
+Why not a pair of ``trio`` memory channels: the patterns must look at a
+queue without taking from it (``peek``, ``can_write``), be told when a queue
+goes from empty to non-empty or from full to not full (so the strategies
+keep their active sets in O(1)), and move a whole batch of messages in one
+step. A deque with the same semantics and a ``ParkingLot`` per side does all
+of that with none of the per-message checkpoints a channel hop costs
+(DESIGN section 4).
+
+Flow control: the writer takes every queued message at once (freeing
+SNDHWM room for the application) and writes them in one go; the reader
+stops reading from the network while the inbound queue holds RCVHWM
+messages, so TCP pushes back on the sender, and resumes once the
+application has read it down to half.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol, final
+
+from trio.lowlevel import ParkingLot
+
+from ._strategies import Message
+
+
+class PipeOwner(Protocol):
+    """What a pipe tells its socket."""
+
+    def _pipe_readable(self, pipe: Pipe) -> None:
+        """The inbound queue went from empty to non-empty."""
+
+    def _pipe_writable(self, pipe: Pipe) -> None:
+        """The outbound queue went from full to having room."""
+
+    def _pipe_flushed(self, pipe: Pipe) -> None:
+        """A write finished (linger waits on this)."""
+
+    def _pipe_drained(self, pipe: Pipe) -> None:
+        """A dead pipe's last inbound message was read."""
+
+
+@final
+class Pipe:
+    """Two bounded message queues between a socket and one peer."""
+
+    __slots__ = (
+        "_in",
+        "_out",
+        "_owner",
+        "_reader_lot",
+        "_writer_lot",
+        "attached",
+        "connected",
+        "dead",
+        "endpoint",
+        "rcvhwm",
+        "sndhwm",
+        "writing",
+    )
+
+    def __init__(self, owner: PipeOwner, *, sndhwm: int, rcvhwm: int, endpoint: str) -> None:
+        self._owner = owner
+        self._out: deque[Message] = deque()
+        self._in: deque[Message] = deque()
+        self._writer_lot = ParkingLot()  # the peer's writer waits here for messages
+        self._reader_lot = ParkingLot()  # the peer's reader waits here for room
+        self.sndhwm = sndhwm
+        self.rcvhwm = rcvhwm
+        self.endpoint = endpoint
+        #: The pattern accepted this pipe (PAIR refuses all but one).
+        self.attached = False
+        #: A connection with a completed handshake is serving this pipe.
+        self.connected = False
+        #: The peer is gone for good; nothing more can be written.
+        self.dead = False
+        #: The writer has taken messages and not finished writing them.
+        self.writing = False
+
+    def __repr__(self) -> str:
+        return f"<Pipe {self.endpoint} out={len(self._out)} in={len(self._in)}>"
+
+    # --- the socket's side -------------------------------------------------
+
+    def can_write(self) -> bool:
+        """Whether a message can be queued now (alive and below SNDHWM)."""
+        return not self.dead and (not self.sndhwm or len(self._out) < self.sndhwm)
+
+    def write(self, msg: Message) -> None:
+        """Queue a whole message for the peer (the caller checked ``can_write``)."""
+        self._out.append(msg)
+        if self._writer_lot:
+            self._writer_lot.unpark_all()
+
+    def peek(self) -> Message | None:
+        """The next inbound message, left in place."""
+        return self._in[0] if self._in else None
+
+    def read(self) -> Message | None:
+        """Take the next inbound message, or None."""
+        q = self._in
+        if not q:
+            return None
+        msg = q.popleft()
+        if self._reader_lot and (not self.rcvhwm or len(q) <= self.rcvhwm // 2):
+            self._reader_lot.unpark_all()
+        if not q and self.dead:
+            self._owner._pipe_drained(self)
+        return msg
+
+    @property
+    def queued_outbound(self) -> int:
+        return len(self._out)
+
+    @property
+    def queued_inbound(self) -> int:
+        return len(self._in)
+
+    def flushed(self) -> bool:
+        """Nothing is queued for the peer and nothing is being written."""
+        return not self._out and not self.writing
+
+    def kill(self) -> int:
+        """The peer is gone for good: drop the outbound queue; return how many were dropped."""
+        self.dead = True
+        dropped = len(self._out)
+        self._out.clear()
+        self._writer_lot.unpark_all()
+        self._reader_lot.unpark_all()
+        return dropped
+
+    def hwm_changed(self) -> None:
+        """SNDHWM or RCVHWM changed: re-check who is waiting for room."""
+        if self._reader_lot and not self.inbound_full():
+            self._reader_lot.unpark_all()
+        if self.can_write():
+            self._owner._pipe_writable(self)
+
+    # --- the peer's side ---------------------------------------------------
+
+    def take_outbound(self) -> deque[Message]:
+        """Take every queued outbound message at once (the writer's batch)."""
+        out = self._out
+        if not out:
+            return out
+        self._out = deque()
+        if self.sndhwm and len(out) >= self.sndhwm and not self.dead:
+            self._owner._pipe_writable(self)
+        return out
+
+    async def wait_outbound(self) -> None:
+        """Park the writer until a message is queued or ``wake_writer`` is called."""
+        await self._writer_lot.park()
+
+    def wake_writer(self) -> None:
+        """Wake the writer (it has commands to send, e.g. a PONG)."""
+        if self._writer_lot:
+            self._writer_lot.unpark_all()
+
+    def write_done(self) -> None:
+        self.writing = False
+        self._owner._pipe_flushed(self)
+
+    def deliver(self, msgs: list[Message]) -> None:
+        """Queue messages read from the peer."""
+        q = self._in
+        was_empty = not q
+        q.extend(msgs)
+        if was_empty and q:
+            self._owner._pipe_readable(self)
+
+    def inbound_full(self) -> bool:
+        return bool(self.rcvhwm) and len(self._in) >= self.rcvhwm
+
+    async def wait_inbound_room(self) -> None:
+        """Park the reader until the application has read the inbound queue down."""
+        await self._reader_lot.park()

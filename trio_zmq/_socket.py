@@ -1,0 +1,504 @@
+"""Socket: owns the nursery, endpoints, options and pipes; the blocking recipe.
+
+Every blocking operation follows trio's memory-channel recipe (DESIGN 3.2):
+``checkpoint_if_cancelled()``, then the synchronous ``*_nowait`` step, then
+on success ``cancel_shielded_checkpoint()``; on ``WouldBlock`` park (changing
+nothing) until something changes and try the step again. All state changes
+happen inside the ``*_nowait`` step, so a cancelled ``recv`` loses nothing
+and a cancelled ``send`` has sent nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Generic, TypeVar, final, overload
+
+import trio
+from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
+
+from . import _zmtp
+from ._endpoint import parse_endpoint
+from ._endpoints import BoundEndpoint, Connecter
+from ._errors import EndpointError, MultipartMessageError, OperationNotSupported
+from ._options import Options
+from ._patterns import Pattern
+from ._peer import Outcome, PeerConnection
+from ._pipe import Pipe
+from ._stats import Counters, SocketStatistics
+from ._strategies import Message
+from ._transports import tcp
+from ._util import NoPublicConstructor
+
+T = TypeVar("T")
+#: What ``send_multipart`` accepts as a frame.
+Frame = bytes | bytearray | memoryview
+
+
+class _State(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"  # aclose() is lingering: no more user operations
+    CLOSED = "closed"
+
+
+class _Option(Generic[T]):
+    """A socket option exposed as an attribute (``sock.sndhwm = 10``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, sock: None, owner: type) -> _Option[T]: ...
+    @overload
+    def __get__(self, sock: Socket, owner: type) -> T: ...
+    def __get__(self, sock: Socket | None, owner: type) -> T | _Option[T]:
+        if sock is None:
+            return self
+        return getattr(sock._options, self.name)  # type: ignore[no-any-return]
+
+    def __set__(self, sock: Socket, value: T) -> None:
+        sock._set_option(self.name, value)
+
+
+def _as_message(frames: Iterable[Frame]) -> Message:
+    """Validate frames into a message of ``bytes`` (copying mutable buffers)."""
+    if isinstance(frames, bytes | bytearray | memoryview | str):
+        raise TypeError("send_multipart takes a list of frames, not a single bytes-like object")
+    msg = list(frames)
+    for i, frame in enumerate(msg):
+        if type(frame) is not bytes:
+            msg[i] = _as_frame(frame)
+    if not msg:
+        raise ValueError("a message needs at least one frame")
+    return msg  # type: ignore[return-value]
+
+
+def _as_frame(frame: object) -> bytes:
+    if isinstance(frame, bytes | bytearray | memoryview):
+        return bytes(frame)  # a copy: the caller may change its buffer after send
+    if isinstance(frame, str):
+        raise TypeError("frames must be bytes-like; use send_string() for str")
+    raise TypeError(f"frames must be bytes, bytearray or memoryview, not {type(frame).__name__}")
+
+
+@final
+class Socket(metaclass=NoPublicConstructor):
+    """A ZeroMQ socket; made by :func:`trio_zmq.open_socket` or ``Context.socket``.
+
+    Messages are whole multipart messages. Every ``async`` method is a
+    checkpoint; every sync method never is. Options are attributes.
+    """
+
+    sndhwm = _Option[int]()
+    rcvhwm = _Option[int]()
+    linger = _Option[float | None]()
+    routing_id = _Option[bytes]()
+    reconnect_ivl = _Option[float | None]()
+    reconnect_ivl_max = _Option[float]()
+    maxmsgsize = _Option[int | None]()
+    handshake_ivl = _Option[float | None]()
+
+    def __init__(
+        self,
+        socket_type: _zmtp.SocketType,
+        context: Any,
+        nursery: trio.Nursery,
+        options: Options,
+        pattern: Pattern,
+    ) -> None:
+        #: The socket's type.
+        self.socket_type = socket_type
+        #: The :class:`~trio_zmq.Context` the socket belongs to.
+        self.context = context
+        self._options = options
+        #: The endpoint of the last ``bind`` (resolved) or ``connect``.
+        self.last_endpoint: str | None = None
+        self._nursery = nursery
+        self._pattern = pattern
+        self._state = _State.OPEN
+        self._pipes: set[Pipe] = set()
+        self._drained: list[Pipe] = []
+        self._bound: dict[str, BoundEndpoint] = {}
+        self._bind_aliases: dict[str, str] = {}
+        self._connecters: dict[str, list[Connecter]] = {}
+        self._recv_lot = ParkingLot()
+        self._send_lot = ParkingLot()
+        self._flush_lot = ParkingLot()
+        self._counters = Counters()
+
+    def __repr__(self) -> str:
+        return f"<trio_zmq.Socket {self.socket_type.name} {self._state.value}>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close``/``aclose`` has been called."""
+        return self._state is not _State.OPEN
+
+    # --- endpoints ---------------------------------------------------------
+
+    async def bind(self, endpoint: str) -> str:
+        """Listen on ``endpoint``; return it resolved (``tcp://127.0.0.1:*`` -> port).
+
+        A checkpoint. Raises :class:`EndpointError` at once for a malformed
+        endpoint or unknown transport, and ``OSError`` if the address cannot
+        be bound (e.g. in use). If cancelled, nothing is bound.
+        """
+        address = parse_endpoint(endpoint, bind=True)
+        self._check_open()
+        listener, resolved = await tcp.open_listener(address)
+        if self._state is not _State.OPEN:
+            listener.socket.close()
+            raise trio.ClosedResourceError("socket was closed during bind")
+        bound = BoundEndpoint(self, listener, resolved)
+        self._bound[resolved] = bound
+        self._bind_aliases[endpoint] = resolved
+        self._nursery.start_soon(bound.serve)
+        self.last_endpoint = resolved
+        return resolved
+
+    def unbind(self, endpoint: str) -> None:
+        """Stop listening on ``endpoint`` and close the connections accepted there.
+
+        Takes the endpoint as given to ``bind`` or as ``bind`` returned it.
+        Not a checkpoint. Raises :class:`EndpointError` if it is not bound.
+        """
+        self._check_open()
+        resolved = self._bind_aliases.get(endpoint, endpoint)
+        bound = self._bound.pop(resolved, None)
+        if bound is None:
+            raise EndpointError(f"{endpoint!r} is not bound")
+        for alias in [a for a, r in self._bind_aliases.items() if r == resolved]:
+            del self._bind_aliases[alias]
+        bound.close()
+
+    def connect(self, endpoint: str) -> None:
+        """Connect to ``endpoint`` in the background, and reconnect when needed.
+
+        Not a checkpoint, and never waits for the peer: messages sent before
+        the connection is made queue for it (up to ``sndhwm``). Raises
+        :class:`EndpointError` at once for a malformed endpoint.
+        """
+        address = parse_endpoint(endpoint, bind=False)
+        self._check_open()
+        pipe = self._new_pipe(endpoint)
+        connecter = Connecter(self, address, endpoint, pipe)
+        self._connecters.setdefault(endpoint, []).append(connecter)
+        self._nursery.start_soon(connecter.run)
+        self.last_endpoint = endpoint
+
+    def disconnect(self, endpoint: str) -> None:
+        """Stop connecting to ``endpoint``; close its connection and drop its queue.
+
+        Not a checkpoint. Raises :class:`EndpointError` if not connected.
+        """
+        self._check_open()
+        connecters = self._connecters.pop(endpoint, None)
+        if not connecters:
+            raise EndpointError(f"{endpoint!r} is not connected")
+        for connecter in connecters:
+            connecter.close()
+            self._kill_pipe(connecter.pipe)
+
+    # --- sending -----------------------------------------------------------
+
+    def send_multipart_nowait(self, frames: Iterable[Frame]) -> None:
+        """Queue a multipart message, or raise ``trio.WouldBlock`` and change nothing.
+
+        Not a checkpoint.
+        """
+        self._check_can_send()
+        self._send_message(_as_message(frames))
+
+    def send_nowait(self, data: Frame) -> None:
+        """Queue a single-frame message, or raise ``trio.WouldBlock``. Not a checkpoint."""
+        self._check_can_send()
+        self._send_message([data if type(data) is bytes else _as_frame(data)])
+
+    def _send_message(self, msg: Message) -> None:
+        if not self._pattern.send(msg):
+            raise trio.WouldBlock
+        counters = self._counters
+        counters.messages_sent += 1
+        counters.bytes_sent += sum(map(len, msg))
+
+    async def send_multipart(self, frames: Iterable[Frame]) -> None:
+        """Send a multipart message, waiting while no peer can take it.
+
+        A checkpoint. If cancelled, the message was not sent (DESIGN 3.4).
+        Raises :class:`OperationNotSupported` on a socket type that cannot
+        send, ``trio.ClosedResourceError`` if the socket is (or gets) closed.
+        """
+        await checkpoint_if_cancelled()
+        self._check_can_send()
+        msg = _as_message(frames)
+        await self._blocking(lambda: self._send_message(msg), self._send_lot)
+
+    async def send(self, data: Frame) -> None:
+        """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
+        await checkpoint_if_cancelled()
+        self._check_can_send()
+        msg = [data if type(data) is bytes else _as_frame(data)]
+        await self._blocking(lambda: self._send_message(msg), self._send_lot)
+
+    async def send_string(self, text: str, encoding: str = "utf-8") -> None:
+        """Send ``text`` encoded (UTF-8 by default). A checkpoint, as :meth:`send`."""
+        await self.send(text.encode(encoding))
+
+    async def send_json(self, obj: Any, **dumps_kwargs: Any) -> None:
+        """Send ``obj`` as UTF-8 JSON. A checkpoint, as :meth:`send`."""
+        await self.send(json.dumps(obj, **dumps_kwargs).encode("utf-8"))
+
+    # --- receiving ---------------------------------------------------------
+
+    def recv_multipart_nowait(self) -> list[bytes]:
+        """Take the next message, or raise ``trio.WouldBlock``. Not a checkpoint."""
+        self._check_can_recv()
+        msg = self._pattern.recv()
+        if self._drained:
+            self._detach_drained()
+        if msg is None:
+            raise trio.WouldBlock
+        counters = self._counters
+        counters.messages_received += 1
+        counters.bytes_received += sum(map(len, msg))
+        return msg
+
+    def recv_nowait(self) -> bytes:
+        """Take the next message, which must have one frame, or raise ``trio.WouldBlock``.
+
+        Not a checkpoint. A multipart message raises
+        :class:`MultipartMessageError` and stays in place for ``recv_multipart``.
+        """
+        self._check_can_recv()
+        msg = self._pattern.peek()
+        if msg is None:
+            if self._drained:
+                self._detach_drained()
+            raise trio.WouldBlock
+        if len(msg) != 1:
+            raise MultipartMessageError(
+                f"the next message has {len(msg)} frames; use recv_multipart()"
+            )
+        return self.recv_multipart_nowait()[0]
+
+    async def recv_multipart(self) -> list[bytes]:
+        """Receive the next whole message, waiting for one.
+
+        A checkpoint. If cancelled, no message was taken (DESIGN 3.3).
+        """
+        await checkpoint_if_cancelled()
+        return await self._blocking(self.recv_multipart_nowait, self._recv_lot)
+
+    async def recv(self) -> bytes:
+        """Receive the next message, which must have one frame.
+
+        A checkpoint; if cancelled, no message was taken. A multipart
+        message raises :class:`MultipartMessageError` without being taken.
+        """
+        await checkpoint_if_cancelled()
+        return await self._blocking(self.recv_nowait, self._recv_lot)
+
+    async def recv_string(self, encoding: str = "utf-8") -> str:
+        """Receive a single-frame message and decode it. A checkpoint, as :meth:`recv`."""
+        return (await self.recv()).decode(encoding)
+
+    async def recv_json(self, **loads_kwargs: Any) -> Any:
+        """Receive a single-frame JSON message. A checkpoint, as :meth:`recv`."""
+        return json.loads(await self.recv(), **loads_kwargs)
+
+    def __aiter__(self) -> AsyncIterator[list[bytes]]:
+        return self
+
+    async def __anext__(self) -> list[bytes]:
+        """``async for message in sock`` yields whole messages (a checkpoint each)."""
+        return await self.recv_multipart()
+
+    async def _blocking(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
+        # The caller has done checkpoint_if_cancelled().
+        try:
+            result = attempt()
+        except trio.WouldBlock:
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return result
+        while True:
+            await lot.park()  # cancellable; parking changes nothing
+            try:
+                return attempt()
+            except trio.WouldBlock:
+                pass
+
+    # --- state checks --------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._state is not _State.OPEN:
+            raise trio.ClosedResourceError("the socket is closed")
+
+    def _check_can_send(self) -> None:
+        self._check_open()
+        if not self._pattern.can_send:
+            raise OperationNotSupported(f"a {self.socket_type.name} socket cannot send")
+
+    def _check_can_recv(self) -> None:
+        self._check_open()
+        if not self._pattern.can_recv:
+            raise OperationNotSupported(f"a {self.socket_type.name} socket cannot receive")
+
+    # --- options -----------------------------------------------------------
+
+    def _set_option(self, name: str, value: object) -> None:
+        self._check_open()
+        setattr(self._options, name, value)  # validates, or raises naming the option
+        if name in ("sndhwm", "rcvhwm"):
+            for pipe in self._pipes:
+                pipe.sndhwm = self._options.sndhwm
+                pipe.rcvhwm = self._options.rcvhwm
+                pipe.hwm_changed()
+
+    # --- statistics --------------------------------------------------------
+
+    def statistics(self) -> SocketStatistics:
+        """A snapshot of the socket's peers, queues and counters. Not a checkpoint."""
+        c = self._counters
+        return SocketStatistics(
+            socket_type=self.socket_type,
+            peers=c.peers,
+            bound_endpoints=len(self._bound),
+            connected_endpoints=len(self._connecters),
+            queued_outbound=sum(p.queued_outbound for p in self._pipes),
+            queued_inbound=sum(p.queued_inbound for p in self._pipes),
+            messages_sent=c.messages_sent,
+            bytes_sent=c.bytes_sent,
+            messages_received=c.messages_received,
+            bytes_received=c.bytes_received,
+            messages_dropped=c.messages_dropped,
+            handshakes=c.handshakes,
+            disconnections=c.disconnections,
+            protocol_errors=c.protocol_errors,
+            handshake_timeouts=c.handshake_timeouts,
+        )
+
+    # --- closing -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Close now, dropping queued messages (like ``linger=0``). Not a checkpoint.
+
+        Tasks blocked in this socket get ``trio.ClosedResourceError``.
+        Idempotent.
+        """
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        self._nursery.cancel_scope.cancel()
+        for bound in self._bound.values():
+            bound.close()
+        self._bound.clear()
+        self._connecters.clear()
+        for lot in (self._recv_lot, self._send_lot, self._flush_lot):
+            lot.unpark_all()
+
+    async def aclose(self) -> None:
+        """Close, first waiting up to ``linger`` for queued messages to be written.
+
+        A checkpoint. The socket stops taking ``send``/``recv`` at once. If
+        cancelled while lingering, it closes at once, dropping what is left.
+        """
+        if self._state is not _State.OPEN:
+            await trio.lowlevel.checkpoint()
+            return
+        self._state = _State.CLOSING
+        self._send_lot.unpark_all()
+        self._recv_lot.unpark_all()
+        try:
+            linger = self._options.linger
+            with trio.move_on_after(math.inf if linger is None else linger):
+                while not all(p.flushed() for p in self._pipes):
+                    await self._flush_lot.park()
+            await trio.lowlevel.checkpoint()
+        finally:
+            self.close()
+
+    # --- pipes: the socket's side of _pipe.PipeOwner ---------------------------
+
+    def _new_pipe(self, endpoint: str) -> Pipe:
+        opts = self._options
+        pipe = Pipe(self, sndhwm=opts.sndhwm, rcvhwm=opts.rcvhwm, endpoint=endpoint)
+        self._pipes.add(pipe)
+        pipe.attached = self._pattern.attach(pipe)
+        if pipe.attached and self._send_lot:
+            self._send_lot.unpark_all()
+        return pipe
+
+    def _kill_pipe(self, pipe: Pipe) -> None:
+        if pipe.dead:
+            return
+        self._counters.messages_dropped += pipe.kill()
+        if not pipe.queued_inbound:
+            self._detach(pipe)
+        if self._flush_lot:
+            self._flush_lot.unpark_all()
+
+    def _detach(self, pipe: Pipe) -> None:
+        self._pipes.discard(pipe)
+        if pipe.attached:
+            pipe.attached = False
+            self._pattern.detach(pipe)
+
+    def _detach_drained(self) -> None:
+        drained, self._drained = self._drained, []
+        for pipe in drained:
+            self._detach(pipe)
+
+    def _pipe_readable(self, pipe: Pipe) -> None:
+        self._pattern.pipe_readable(pipe)
+        if self._recv_lot:
+            self._recv_lot.unpark_all()
+
+    def _pipe_writable(self, pipe: Pipe) -> None:
+        self._pattern.pipe_writable(pipe)
+        if self._send_lot:
+            self._send_lot.unpark_all()
+
+    def _pipe_flushed(self, pipe: Pipe) -> None:
+        if self._flush_lot:
+            self._flush_lot.unpark_all()
+
+    def _pipe_drained(self, pipe: Pipe) -> None:
+        self._drained.append(pipe)
+
+    # --- peers: the socket's side of _peer.PeerHost ----------------------------
+
+    def _peer_ready(self, peer: PeerConnection, handshake: _zmtp.HandshakeComplete) -> Pipe:
+        self._counters.handshakes += 1
+        self._counters.peers += 1
+        pipe = peer.pipe if peer.pipe is not None else self._new_pipe(peer.endpoint)
+        pipe.connected = True
+        return pipe
+
+    def _peer_inbound(self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool) -> None:
+        self._pattern.process_inbound(pipe, events, only_messages)
+
+    def _peer_ended(self, peer: PeerConnection, outcome: Outcome) -> None:
+        if outcome is Outcome.PROTOCOL_ERROR:
+            self._counters.protocol_errors += 1
+        elif outcome is Outcome.HANDSHAKE_TIMEOUT:
+            self._counters.handshake_timeouts += 1
+        pipe = peer.pipe
+        if pipe is None or not pipe.connected:
+            return
+        pipe.connected = False
+        self._counters.peers -= 1
+        self._counters.disconnections += 1
+        if peer.owns_pipe:
+            self._kill_pipe(pipe)
+
+    def _connecter_finished(self, connecter: Connecter) -> None:
+        connecters = self._connecters.get(connecter.endpoint)
+        if connecters and connecter in connecters:
+            connecters.remove(connecter)
+            if not connecters:
+                del self._connecters[connecter.endpoint]
+        self._kill_pipe(connecter.pipe)

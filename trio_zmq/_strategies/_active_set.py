@@ -1,0 +1,83 @@
+"""An ordered set of pipes split into an active and an inactive part.
+
+The load balancer and the fair queue both keep their pipes this way (as
+libzmq's lb_t and fq_t do): pipes ``[0, active)`` are believed ready, the
+rest are not. Activating, deactivating, attaching and detaching are all
+O(1), by swapping positions; the cursor walks the active part round-robin.
+"""
+
+from __future__ import annotations
+
+from typing import Generic
+
+from ._types import P
+
+
+class ActiveSet(Generic[P]):
+    __slots__ = ("_index", "_pipes", "active", "current")
+
+    def __init__(self) -> None:
+        self._pipes: list[P] = []
+        self._index: dict[P, int] = {}
+        self.active = 0
+        self.current = 0
+
+    def __len__(self) -> int:
+        return len(self._pipes)
+
+    def __contains__(self, pipe: object) -> bool:
+        return pipe in self._index
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._pipes))
+
+    def pipe_at(self, i: int) -> P:
+        return self._pipes[i]
+
+    def is_active(self, pipe: P) -> bool:
+        i = self._index.get(pipe)
+        return i is not None and i < self.active
+
+    def _swap(self, i: int, j: int) -> None:
+        if i != j:
+            pipes = self._pipes
+            pipes[i], pipes[j] = pipes[j], pipes[i]
+            self._index[pipes[i]] = i
+            self._index[pipes[j]] = j
+
+    def attach(self, pipe: P, *, active: bool = True) -> None:
+        if pipe in self._index:
+            return
+        self._index[pipe] = len(self._pipes)
+        self._pipes.append(pipe)
+        if active:
+            self.activate(pipe)
+
+    def activate(self, pipe: P) -> None:
+        i = self._index.get(pipe)
+        if i is not None and i >= self.active:
+            self._swap(i, self.active)
+            self.active += 1
+
+    def deactivate_at(self, i: int) -> None:
+        """Move the pipe at active position ``i`` out of the active part."""
+        self.active -= 1
+        self._swap(i, self.active)
+        if self.current >= self.active:
+            self.current = 0
+
+    def detach(self, pipe: P) -> None:
+        i = self._index.get(pipe)
+        if i is None:
+            return
+        if i < self.active:
+            self.deactivate_at(i)
+            i = self._index[pipe]
+        self._swap(i, len(self._pipes) - 1)
+        self._pipes.pop()
+        del self._index[pipe]
+
+    def advance(self) -> None:
+        """Move the cursor to the next active pipe (after a whole message)."""
+        if self.active:
+            self.current = (self.current + 1) % self.active

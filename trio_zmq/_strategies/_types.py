@@ -1,0 +1,34 @@
+"""What a strategy needs of a pipe: a structural type, so no trio is imported here."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+Message = list[bytes]
+
+
+class PipeLike(Protocol):
+    """The synchronous face of a pipe (``trio_zmq._pipe.Pipe``)."""
+
+    def can_write(self) -> bool:
+        """Whether a message can be queued now (the pipe is alive and below SNDHWM)."""
+        ...
+
+    def write(self, msg: Message) -> None:
+        """Queue a whole message for the peer."""
+        ...
+
+    def read(self) -> Message | None:
+        """Take the next whole message from the peer, or None if there is none."""
+        ...
+
+    def peek(self) -> Message | None:
+        """The next message from the peer without taking it, or None."""
+        ...
+
+    def deliver(self, msgs: list[Message]) -> None:
+        """Queue messages that arrived from the peer, for ``read``."""
+        ...
+
+
+P = TypeVar("P", bound=PipeLike)
