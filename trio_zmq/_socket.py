@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import math
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Generic, TypeVar, final, overload
@@ -32,6 +33,7 @@ from ._strategies import Message
 from ._transports import tcp
 from ._util import NoPublicConstructor
 
+log = logging.getLogger("trio_zmq")
 T = TypeVar("T")
 #: What ``send_multipart`` accepts as a frame.
 Frame = bytes | bytearray | memoryview
@@ -414,6 +416,15 @@ class Socket(metaclass=NoPublicConstructor):
         self._recv_lot.unpark_all()
         try:
             linger = self._options.linger
+            queued = sum(p.queued_outbound for p in self._pipes)
+            if queued and linger != 0:
+                log.info(
+                    "%r: closing: waiting up to linger=%s s for %d queued messages "
+                    "(cancel the close to drop them)",
+                    self,
+                    linger,
+                    queued,
+                )
             with trio.move_on_after(math.inf if linger is None else linger):
                 while not all(p.flushed() for p in self._pipes):
                     await self._flush_lot.park()
