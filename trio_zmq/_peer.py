@@ -32,6 +32,9 @@ from ._pipe import Pipe
 log = logging.getLogger("trio_zmq")
 T = TypeVar("T")
 
+#: How long we try to send our READY to a peer we are rejecting.
+FLUSH_ON_ERROR_TIMEOUT = 1.0
+
 # Exceptions that mean "this connection is over" rather than "trio_zmq has a bug".
 _NETWORK_ERRORS = (OSError, trio.BrokenResourceError, trio.ClosedResourceError)
 
@@ -143,10 +146,29 @@ class PeerConnection:
             data = await stream.receive_some(conn.read_size_hint)
             if not data:
                 return None
-            events = conn.receive_data(data)
+            try:
+                events = conn.receive_data(data)
+            except _zmtp.ProtocolError:
+                await self._flush_before_failing()
+                raise
             if conn.has_data_to_send():
                 await stream.send_all(conn.data_to_send())
         return [e for e in events if type(e) is not _zmtp.HandshakeComplete]
+
+    async def _flush_before_failing(self) -> None:
+        """Send what the handshake had queued (our READY) before closing.
+
+        libzmq has always sent its READY by the time it rejects the peer's
+        (e.g. an incompatible Socket-Type), and a libzmq peer only gives up
+        for good when it sees a READY it rejects in turn; a bare close makes
+        it reconnect forever.
+        """
+        if self.conn.has_data_to_send():
+            with trio.move_on_after(FLUSH_ON_ERROR_TIMEOUT):
+                try:
+                    await self.stream.send_all(self.conn.data_to_send())
+                except _NETWORK_ERRORS:
+                    pass
 
     # --- traffic -----------------------------------------------------------
 

@@ -63,8 +63,10 @@ def check_greeting(data: bytes, mechanism: bytes) -> Greeting | None:
         raise UnsupportedVersion("peer speaks unversioned ZMTP 1.0, which is not supported")
     if n >= 10 and not data[9] & 1:
         raise UnsupportedVersion("peer speaks ZMTP 1.0, which is not supported")
-    if n >= 11 and data[10] < 3:
-        version = "1.0" if data[10] == 0 else "2.0" if data[10] == 1 else f"{data[10]}.x"
+    if n >= 11 and data[10] < 2:
+        # libzmq: revision 0 is ZMTP 1.0, 1 is ZMTP 2.0, and anything else
+        # (2 included) is treated as 3.1, as RFC 37 asks ("accept higher versions").
+        version = "1.0" if data[10] == 0 else "2.0"
         raise UnsupportedVersion(f"peer speaks ZMTP {version}; trio_zmq needs 3.0 or later")
     if n < GREETING_SIZE:
         return None
