@@ -42,7 +42,9 @@ async def demo_pipeline(tasks: int, workers: int) -> None:
             ):
                 inbox.connect(tasks_endpoint)
                 outbox.connect(results_endpoint)
-                while inbox.statistics().peers == 0:  # a demo: wait until connected
+                # Wait until connected, so the round-robin shares come out even (polling:
+                # the socket monitor that would signal it is not built yet).
+                while inbox.statistics().peers == 0:  # noqa: ASYNC110
                     await trio.sleep(0.001)
                 task_status.started()
                 async for task_id, payload in inbox:
