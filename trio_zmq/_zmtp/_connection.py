@@ -151,6 +151,8 @@ class Connection:
         while self.stage is Stage.HANDSHAKE:
             items = self._decoder.feed(data, stop_after_command=True)
             data = b""
+            if self._decoder.in_message:
+                raise ProtocolError("message frame received before the handshake completed")
             if not items:
                 return events
             for item in items:
@@ -162,6 +164,7 @@ class Connection:
             if mechanism.ready:
                 events.append(self._complete_handshake())
         events += self._traffic(self._decoder.feed(b""))
+        self.only_messages = False  # events holds HandshakeComplete
         return events
 
     def _complete_handshake(self) -> HandshakeComplete:

@@ -88,6 +88,11 @@ class FrameDecoder:
         return READ_SIZE
 
     @property
+    def in_message(self) -> bool:
+        """Whether frames of an unfinished multipart message have been decoded."""
+        return bool(self._frames) or (self._body_remaining > 0 and not self._body_flags & COMMAND)
+
+    @property
     def buffered(self) -> int:
         """Bytes held that do not form a whole frame yet."""
         return self._pending_len + sum(map(len, self._body_pieces))
