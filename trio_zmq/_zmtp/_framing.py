@@ -6,13 +6,16 @@ LONG iff the body is over 255 bytes, and decode tolerantly: reserved bits
 are ignored and a long size for a short body is accepted.
 
 Performance notes (DESIGN section 4): ``feed`` parses every complete frame
-of a chunk in one loop and returns them all; a partial frame is kept as a
-list of pieces and joined once, when enough bytes have arrived, so the cost
-is linear in the bytes received whatever the chunking. A body of
-``LARGE_BODY`` bytes or more that is not complete yet switches the decoder
-to body mode: ``read_size_hint`` then asks for exactly the rest of the body,
-the pieces are kept as they arrive and joined once at the end (or handed out
-as they are, with no copy at all, when the body arrived in one piece).
+of a chunk in one loop and returns them all; each small body is sliced out
+of the chunk once. A frame that straddles two chunks is completed by joining
+only its own bytes, so the cost is linear in the bytes received whatever the
+chunking. A body of ``LARGE_BODY`` bytes or more that is not complete yet
+switches the decoder to body mode: ``read_size_hint`` then asks for exactly
+the rest of the body, the pieces are kept as they arrive (the first one as a
+view of its chunk, not a copy) and joined once at the end, or handed out as
+they are, with no copy at all, when the body arrived in one piece. Outside
+body mode the read size grows from 64 KiB to 256 KiB while reads come back
+full, and shrinks back when they do not.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ MAX_FRAME_SIZE = 2**63 - 1
 LARGE_BODY = 64 * 1024
 #: Bodies at least this large are written as their own buffer, never joined.
 BIG_WRITE = 64 * 1024
-#: Receive size outside body mode, and the cap on one body-mode read.
+#: Receive size outside body mode: it starts at READ_SIZE and doubles up to
+#: MAX_CHUNK_READ while reads come back full (a stream of data is waiting).
 READ_SIZE = 64 * 1024
+MAX_CHUNK_READ = 256 * 1024
+#: The cap on one body-mode read.
 MAX_READ_SIZE = 16 * 1024 * 1024
 
 _unpack_size = struct.Struct(">Q").unpack_from
@@ -62,6 +68,7 @@ class FrameDecoder:
         "_need",
         "_pending",
         "_pending_len",
+        "_read_size",
         "assemble",
         "command_count",
         "maxmsgsize",
@@ -70,13 +77,14 @@ class FrameDecoder:
     def __init__(self, maxmsgsize: int | None = None, *, assemble: bool = True) -> None:
         self.maxmsgsize = maxmsgsize
         self.assemble = assemble
-        self._pending: list[bytes] = []
+        self._pending: list[bytes | memoryview] = []
         self._pending_len = 0
         self._need = 2
         self._frames: list[bytes] = []  # the frames of a multipart message so far
-        self._body_pieces: list[bytes] = []
+        self._body_pieces: list[bytes | memoryview] = []
         self._body_remaining = 0
         self._body_flags = 0
+        self._read_size = READ_SIZE
         #: Command frames decoded so far (lets callers skip a scan for them).
         self.command_count = 0
 
@@ -85,7 +93,7 @@ class FrameDecoder:
         """How many bytes the next read should ask for."""
         if self._body_remaining:
             return min(self._body_remaining, MAX_READ_SIZE)
-        return READ_SIZE
+        return self._read_size
 
     @property
     def in_message(self) -> bool:
@@ -107,23 +115,47 @@ class FrameDecoder:
         over ``maxmsgsize``, before allocating anything for it).
         """
         out: list[DecodedItem] = []
-        if self._body_remaining:
-            data = self._feed_body(data, out)
-            if not data or (stop_after_command and out and type(out[-1]) is bytes):
-                self._keep(data)
-                return out
-        if self._pending:
-            if data:
-                self._pending.append(data)
-                self._pending_len += len(data)
-            if self._pending_len < self._need:
-                return out
-            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
-            self._pending = []
-            self._pending_len = 0
         n = len(data)
+        if not self._body_remaining:
+            self._adapt_read_size(n)
         pos = 0
+        while True:
+            if self._body_remaining:
+                pos = self._feed_body(data, pos, out)
+                if self._body_remaining:
+                    return out  # all of data went into the body
+                if stop_after_command and out and type(out[-1]) is bytes:
+                    self._keep(data, pos)
+                    return out
+            elif self._pending:
+                # Complete the one frame that straddles the previous chunk and
+                # this one, copying only its own bytes, never the whole chunk.
+                missing = self._need - self._pending_len
+                if n - pos < missing:
+                    self._keep(data, pos)
+                    return out
+                if missing > 0:
+                    self._pending.append(memoryview(data)[pos : pos + missing])
+                    pos += missing
+                pieces, self._pending, self._pending_len = self._pending, [], 0
+                piece = b"".join(pieces)
+                if self._parse(piece, 0, out, stop_after_command):
+                    self._keep(data, pos)  # after the rest of piece, kept by _parse
+                    return out
+            elif pos < n:
+                self._parse(data, pos, out, stop_after_command)
+                return out
+            else:
+                return out
+
+    def _parse(self, data: bytes, pos: int, out: list[DecodedItem], stop: bool) -> bool:
+        """Parse every whole frame of ``data[pos:]``; keep the rest.
+
+        Returns True if it stopped after a command because of ``stop``.
+        """
+        n = len(data)
         need = 2
+        stopped = False
         frames = self._frames
         maxsize = self.maxmsgsize
         assemble = self.assemble
@@ -145,8 +177,10 @@ class FrameDecoder:
             end = start + size
             if end > n:
                 if size >= LARGE_BODY:
+                    # Body mode: keep what we have as a view (no copy) and ask
+                    # for exactly the rest of the body.
                     self._body_flags = flags
-                    self._body_pieces = [data[start:]] if start < n else []
+                    self._body_pieces = [memoryview(data)[start:]] if start < n else []
                     self._body_remaining = end - n
                     pos = n
                 else:
@@ -159,7 +193,8 @@ class FrameDecoder:
             elif flags & COMMAND:
                 out.append(body)
                 self.command_count += 1
-                if stop_after_command:
+                if stop:
+                    stopped = True
                     break
             elif flags & MORE:
                 frames.append(body)
@@ -171,25 +206,28 @@ class FrameDecoder:
                 out.append([body])
         self._frames = frames
         self._need = need
-        if pos < n:
-            self._keep(data[pos:] if pos else data)
-        return out
+        self._keep(data, pos)
+        return stopped
 
-    def _keep(self, rest: bytes) -> None:
-        if rest:
-            self._pending.append(rest)
-            self._pending_len += len(rest)
+    def _keep(self, data: bytes, pos: int) -> None:
+        """Keep ``data[pos:]`` (a view, not a copy) for the next call."""
+        if pos < len(data):
+            self._pending.append(memoryview(data)[pos:] if pos else data)
+            self._pending_len += len(data) - pos
 
-    def _feed_body(self, data: bytes, out: list[DecodedItem]) -> bytes:
-        """Body mode: take what belongs to the current body; return the rest."""
-        take = min(len(data), self._body_remaining)
+    def _feed_body(self, data: bytes, pos: int, out: list[DecodedItem]) -> int:
+        """Body mode: take what belongs to the current body; return the new position."""
+        take = min(len(data) - pos, self._body_remaining)
         if take:
-            self._body_pieces.append(data if take == len(data) else data[:take])
+            whole = pos == 0 and take == len(data)
+            self._body_pieces.append(data if whole else memoryview(data)[pos : pos + take])
             self._body_remaining -= take
         if self._body_remaining:
-            return b""
+            return pos + take
         pieces, self._body_pieces = self._body_pieces, []
-        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        # One piece that arrived whole is handed out as it is: no copy at all.
+        first = pieces[0]
+        body = first if len(pieces) == 1 and type(first) is bytes else b"".join(pieces)
         flags = self._body_flags
         if not self.assemble:
             out.append(body)
@@ -202,7 +240,14 @@ class FrameDecoder:
             self._frames.append(body)
             out.append(self._frames)
             self._frames = []
-        return data[take:] if take < len(data) else b""
+        return pos + take
+
+    def _adapt_read_size(self, received: int) -> None:
+        """Read more at a time while reads come back full, less when they do not."""
+        if received >= self._read_size:
+            self._read_size = min(self._read_size * 2, MAX_CHUNK_READ)
+        elif received < self._read_size // 4:
+            self._read_size = max(self._read_size // 2, READ_SIZE)
 
 
 def frame_header(size: int, flags: int = 0) -> bytes:
