@@ -11,7 +11,7 @@ import trio
 import trio.testing
 
 import trio_zmq
-from tests.helpers import LOOPBACK, wait_for_peers, wait_until
+from tests.helpers import LOOPBACK, linked, wait_for_peers, wait_until
 
 # --- rule 3: a cancelled receive never loses a message ----------------------
 
@@ -50,11 +50,7 @@ async def test_randomly_cancelled_recvs_lose_nothing(seed: int) -> None:
 
 async def test_recv_cancelled_from_another_task_while_parked() -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            trio_zmq.open_socket(trio_zmq.PUSH) as push,
-        ):
-            push.connect(await pull.bind(LOOPBACK))
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             async with trio.open_nursery() as nursery:
 
                 async def parked_recv() -> None:
@@ -70,11 +66,7 @@ async def test_recv_cancelled_from_another_task_while_parked() -> None:
 
 async def test_recv_in_cancelled_scope_takes_nothing() -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            trio_zmq.open_socket(trio_zmq.PUSH) as push,
-        ):
-            push.connect(await pull.bind(LOOPBACK))
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await push.send(b"kept")
             await wait_until(lambda: pull.statistics().queued_inbound == 1)
             for op in (pull.recv, pull.recv_multipart, pull.recv_string):
@@ -114,11 +106,7 @@ async def test_cancelled_send_has_no_effect() -> None:
 
 async def test_send_in_cancelled_scope_sends_nothing() -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            trio_zmq.open_socket(trio_zmq.PUSH) as push,
-        ):
-            push.connect(await pull.bind(LOOPBACK))
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await wait_for_peers(push, 1)
             ops: list[Callable[[], Awaitable[None]]] = [
                 lambda: push.send(b"x"),
@@ -246,11 +234,7 @@ CHECKPOINT_CASES: dict[str, Op] = {
 @pytest.mark.parametrize("name", sorted(CHECKPOINT_CASES))
 async def test_public_async_methods_checkpoint(name: str) -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PAIR) as a,
-            trio_zmq.open_socket(trio_zmq.PAIR) as b,
-        ):
-            b.connect(await a.bind(LOOPBACK))
+        async with linked(trio_zmq.PAIR, trio_zmq.PAIR) as (a, b):
             if name.startswith("recv") or name == "__anext__":
                 await b.send(b"[1]")
                 await wait_until(lambda: a.statistics().queued_inbound == 1)

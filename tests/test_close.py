@@ -9,18 +9,12 @@ import trio
 import trio.testing
 
 import trio_zmq
-from tests.helpers import LOOPBACK, wait_for_peers
-
-
-async def _free_endpoint() -> str:
-    async with trio_zmq.open_socket(trio_zmq.PULL) as probe:
-        endpoint = await probe.bind(LOOPBACK)
-    return endpoint
+from tests.helpers import LOOPBACK, free_endpoint, wait_for_peers
 
 
 async def test_default_linger_delivers_queued_messages_before_closing() -> None:
     with trio.fail_after(10):
-        endpoint = await _free_endpoint()
+        endpoint = await free_endpoint()
         closed = trio.Event()
 
         async def push_then_leave() -> None:
@@ -45,7 +39,7 @@ async def test_linger_logs_what_it_waits_for(caplog: pytest.LogCaptureFixture) -
     caplog.set_level(logging.INFO, logger="trio_zmq")
     with trio.fail_after(10):
         async with trio_zmq.open_socket(trio_zmq.PUSH, linger=0.01) as push:
-            push.connect(await _free_endpoint())
+            push.connect(await free_endpoint())
             await push.send(b"x")
     assert "waiting up to linger=0.01 s for 1 queued messages" in caplog.text
 
@@ -53,7 +47,7 @@ async def test_linger_logs_what_it_waits_for(caplog: pytest.LogCaptureFixture) -
 async def test_linger_timeout_drops_and_closes() -> None:
     with trio.fail_after(10):
         async with trio_zmq.open_socket(trio_zmq.PUSH, linger=0.1) as push:
-            push.connect(await _free_endpoint())
+            push.connect(await free_endpoint())
             await push.send(b"x")
             start = trio.current_time()
             await push.aclose()
@@ -64,10 +58,10 @@ async def test_linger_timeout_drops_and_closes() -> None:
 async def test_linger_zero_and_close_drop_at_once() -> None:
     with trio.fail_after(5):
         async with trio_zmq.open_socket(trio_zmq.PUSH, linger=0) as push:
-            push.connect(await _free_endpoint())
+            push.connect(await free_endpoint())
             await push.send(b"x")
         async with trio_zmq.open_socket(trio_zmq.PUSH) as push:  # linger None...
-            push.connect(await _free_endpoint())
+            push.connect(await free_endpoint())
             await push.send(b"x")
             push.close()  # ...but close() is linger 0
             assert push.closed
@@ -77,7 +71,7 @@ async def test_cancelling_the_linger_closes_at_once() -> None:
     with trio.fail_after(5):
         with trio.move_on_after(0.1) as scope:
             async with trio_zmq.open_socket(trio_zmq.PUSH) as push:
-                push.connect(await _free_endpoint())
+                push.connect(await free_endpoint())
                 await push.send(b"x")
         assert scope.cancelled_caught
         assert push.closed
@@ -87,7 +81,7 @@ async def test_exception_leaves_the_block_unchanged_and_closes_at_once() -> None
     with trio.fail_after(5):
         with pytest.raises(KeyError) as info:
             async with trio_zmq.open_socket(trio_zmq.PUSH) as push:
-                push.connect(await _free_endpoint())
+                push.connect(await free_endpoint())
                 await push.send(b"queued forever")
                 raise KeyError("mine")
         assert info.type is KeyError  # not an ExceptionGroup
@@ -139,7 +133,7 @@ async def test_close_wakes_blocked_tasks_with_closed_resource_error() -> None:
 async def test_aclose_stops_user_operations_while_lingering() -> None:
     with trio.fail_after(5):
         async with trio_zmq.open_socket(trio_zmq.PUSH, linger=0.2) as push:
-            push.connect(await _free_endpoint())
+            push.connect(await free_endpoint())
             await push.send(b"x")
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(push.aclose)

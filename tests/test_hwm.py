@@ -7,15 +7,8 @@ import trio
 import trio.testing
 
 import trio_zmq
-from tests.helpers import LOOPBACK, wait_for_peers
+from tests.helpers import LOOPBACK, free_endpoint, wait_for_peers
 from trio_zmq._zmtp._framing import MAX_CHUNK_READ
-
-
-async def _free_endpoint() -> str:
-    """A loopback endpoint whose port nothing listens on (for an absent peer)."""
-    async with trio_zmq.open_socket(trio_zmq.PULL) as probe:
-        endpoint = await probe.bind(LOOPBACK)
-    return endpoint
 
 
 async def _fill(push: trio_zmq.Socket, payload: bytes) -> int:
@@ -61,7 +54,7 @@ async def test_backpressure_reaches_the_sender_and_loses_nothing() -> None:
 
 async def test_sndhwm_counts_whole_messages_on_a_waiting_pipe() -> None:
     async with trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=3, linger=0) as push:
-        push.connect(await _free_endpoint())
+        push.connect(await free_endpoint())
         for _ in range(3):
             push.send_multipart_nowait([b"a", b"b", b"c"])  # three frames, one message
         with pytest.raises(trio.WouldBlock):
@@ -71,7 +64,7 @@ async def test_sndhwm_counts_whole_messages_on_a_waiting_pipe() -> None:
 
 async def test_hwm_zero_means_no_limit() -> None:
     async with trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=0, linger=0) as push:
-        push.connect(await _free_endpoint())
+        push.connect(await free_endpoint())
         for _ in range(5000):
             push.send_nowait(b"x")
         assert push.statistics().queued_outbound == 5000
@@ -80,7 +73,7 @@ async def test_hwm_zero_means_no_limit() -> None:
 async def test_raising_sndhwm_applies_to_existing_pipes_and_wakes_senders() -> None:
     with trio.fail_after(10):
         async with trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=2, linger=0) as push:
-            push.connect(await _free_endpoint())
+            push.connect(await free_endpoint())
             push.send_nowait(b"1")
             push.send_nowait(b"2")
             with pytest.raises(trio.WouldBlock):

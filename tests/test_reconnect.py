@@ -8,20 +8,14 @@ import pytest
 import trio
 
 import trio_zmq
-from tests.helpers import LOOPBACK, wait_for_peers, wait_until
+from tests.helpers import LOOPBACK, free_endpoint, wait_for_peers, wait_until
 from trio_zmq._endpoints import Backoff
 from trio_zmq._options import Options
 
 
-async def _free_endpoint() -> str:
-    async with trio_zmq.open_socket(trio_zmq.PULL) as probe:
-        endpoint = await probe.bind(LOOPBACK)
-    return endpoint
-
-
 async def test_connect_before_bind_keeps_retrying() -> None:
     with trio.fail_after(10):
-        endpoint = await _free_endpoint()
+        endpoint = await free_endpoint()
         async with trio_zmq.open_socket(trio_zmq.PUSH, reconnect_ivl=0.01) as push:
             push.connect(endpoint)
             await push.send(b"early")  # queued on the connect pipe

@@ -7,7 +7,7 @@ import trio
 import zmq
 
 import trio_zmq
-from tests.helpers import LOOPBACK, wait_for_peers
+from tests.helpers import LOOPBACK, linked, wait_for_peers
 
 
 async def test_design_example() -> None:
@@ -38,11 +38,7 @@ async def test_socket_type_numbers_match_libzmq() -> None:
 
 async def test_all_frame_types_and_forms() -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PAIR) as a,
-            trio_zmq.open_socket(trio_zmq.PAIR) as b,
-        ):
-            b.connect(await a.bind(LOOPBACK))
+        async with linked(trio_zmq.PAIR, trio_zmq.PAIR) as (a, b):
             await a.send_multipart([b"x", bytearray(b"y"), memoryview(b"zz")[1:]])
             assert await b.recv_multipart() == [b"x", b"y", b"z"]
             await a.send(bytearray(b"ba"))
@@ -66,11 +62,7 @@ async def test_all_frame_types_and_forms() -> None:
 
 async def test_received_frames_are_bytes() -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            trio_zmq.open_socket(trio_zmq.PUSH) as push,
-        ):
-            push.connect(await pull.bind(LOOPBACK))
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await push.send_multipart([b"", b"s" * 10, b"l" * 300_000])
             msg = await pull.recv_multipart()
             assert [type(f) for f in msg] == [bytes, bytes, bytes]
@@ -79,11 +71,7 @@ async def test_received_frames_are_bytes() -> None:
 
 async def test_sent_buffer_can_be_reused_after_send() -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            trio_zmq.open_socket(trio_zmq.PUSH) as push,
-        ):
-            push.connect(await pull.bind(LOOPBACK))
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             buf = bytearray(b"first")
             push.send_nowait(buf)  # queued on the connect pipe, before the handshake
             buf[:] = b"later"
@@ -92,11 +80,7 @@ async def test_sent_buffer_can_be_reused_after_send() -> None:
 
 async def test_recv_on_multipart_raises_without_consuming() -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            trio_zmq.open_socket(trio_zmq.PUSH) as push,
-        ):
-            push.connect(await pull.bind(LOOPBACK))
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await push.send_multipart([b"a", b"b"])
             await push.send(b"single")
             with pytest.raises(trio_zmq.MultipartMessageError):
@@ -306,11 +290,7 @@ async def test_socket_has_no_public_constructor() -> None:
 
 async def test_statistics_counts_messages_and_bytes() -> None:
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            trio_zmq.open_socket(trio_zmq.PUSH) as push,
-        ):
-            push.connect(await pull.bind(LOOPBACK))
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await push.send_multipart([b"ab", b"cde"])
             await push.send(b"")
             assert await pull.recv_multipart() == [b"ab", b"cde"]
