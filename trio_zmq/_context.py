@@ -9,7 +9,7 @@ block passes through unchanged, never wrapped in an exception group.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import final
+from typing import Any, final
 
 import trio
 
@@ -92,17 +92,25 @@ class SocketManager:
         self._context = context
         self._options = options
         self._socket: Socket | None = None
-        self._nursery_manager: trio.NurseryManager | None = None  # type: ignore[name-defined]
+        self._host: Any = None  # the host nursery's manager (trio's type is private)
 
     async def __aenter__(self) -> Socket:
-        if self._nursery_manager is not None:
+        """Open the socket (a checkpoint)."""
+        if self._host is not None:
             raise RuntimeError("this socket manager was already entered")
         context = self._context if self._context is not None else default_context()
         pattern = PATTERNS[self._type]()
         defaults: dict[str, object] = {"linger": pattern.default_linger}
         options = make_options({**defaults, **context._defaults}, self._options)
-        self._nursery_manager = trio.open_nursery()
-        nursery = await self._nursery_manager.__aenter__()
+        # The socket's tasks live in a nursery hosted by a task of its own, so
+        # the user's block never runs inside the scope that close() cancels.
+        self._host = trio.open_nursery()
+        host = await self._host.__aenter__()
+        try:
+            nursery = await host.start(_run_socket_nursery)
+        except BaseException:
+            await self._host.__aexit__(None, None, None)
+            raise
         self._socket = Socket._create(self._type, context, nursery, options, pattern)
         return self._socket
 
@@ -112,7 +120,8 @@ class SocketManager:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._socket is not None and self._nursery_manager is not None
+        """Close the socket: ``aclose()`` on a normal exit, ``close()`` on an exception."""
+        assert self._socket is not None and self._host is not None
         raised: BaseException | None = None
         if exc is None:
             try:
@@ -121,9 +130,21 @@ class SocketManager:
                 raised = error
         else:
             self._socket.close()
-        # The socket's tasks have all been cancelled by close(); they end
-        # quietly, so the nursery exits without an exception of its own and
-        # the body's exception (if any) propagates as it is.
-        await self._nursery_manager.__aexit__(None, None, None)
+        # close() has cancelled the socket's nursery; its tasks end quietly
+        # and the host task returns, so this exits without an exception of
+        # its own and the block's exception (if any) propagates unchanged.
+        await self._host.__aexit__(None, None, None)
         if raised is not None:
             raise raised
+
+
+async def _run_socket_nursery(task_status: trio.TaskStatus[trio.Nursery]) -> None:
+    """Host the socket's nursery until ``Socket.close()`` cancels it.
+
+    Shielded: the socket's tasks end when the socket closes (which leaving
+    the block always does), not when a scope around the block is cancelled.
+    """
+    with trio.CancelScope(shield=True):
+        async with trio.open_nursery() as nursery:
+            task_status.started(nursery)
+            await trio.sleep_forever()

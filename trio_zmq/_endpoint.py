@@ -22,6 +22,8 @@ class TcpAddress:
 
     host: str
     port: int
+    #: The transport that serves this address (a key of ``_transports.TRANSPORTS``).
+    scheme = "tcp"
 
     def __str__(self) -> str:
         return f"tcp://{self.host}:{self.port}"
@@ -77,8 +79,8 @@ def _is_hostname(host: str) -> bool:
         pass
     else:
         return True
-    if len(host) > 253:
-        return False
+    if len(host) > 253 or not host.isascii():
+        return False  # internationalised names must come IDNA-encoded (xn--...)
     labels = host.rstrip(".").split(".")
     return all(
         0 < len(label) <= 63

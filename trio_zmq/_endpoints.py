@@ -18,7 +18,7 @@ import trio
 from ._endpoint import TcpAddress
 from ._options import Options
 from ._peer import Outcome, PeerConnection
-from ._transports import tcp
+from ._transports import TRANSPORTS
 
 if TYPE_CHECKING:
     from ._pipe import Pipe
@@ -55,7 +55,7 @@ class Backoff:
 
 
 def reconnect_disabled(options: Options) -> bool:
-    return options.reconnect_ivl is None or options.reconnect_ivl == -1
+    return options.reconnect_ivl is None
 
 
 class BoundEndpoint:
@@ -107,7 +107,6 @@ class Connecter:
         self.endpoint = endpoint
         self.pipe = pipe
         self._scope = trio.CancelScope()
-        self.peer: PeerConnection | None = None
 
     async def run(self) -> None:
         options = self._sock._options
@@ -121,17 +120,14 @@ class Connecter:
                     await trio.sleep(backoff.next())
                 first = False
                 try:
-                    stream = await tcp.connect(self._address)
+                    stream = await TRANSPORTS[self._address.scheme].connect(self._address)
                 except OSError as exc:
                     log.debug("%s: connect failed: %s", self.endpoint, exc)
                     continue
-                self.peer = PeerConnection(
-                    self._sock, stream, endpoint=self.endpoint, pipe=self.pipe
-                )
-                outcome = await self.peer.run()
-                if self.peer.handshake is not None:
+                peer = PeerConnection(self._sock, stream, endpoint=self.endpoint, pipe=self.pipe)
+                outcome = await peer.run()
+                if peer.handshake is not None:
                     backoff.reset()
-                self.peer = None
                 if outcome is Outcome.PROTOCOL_ERROR:
                     break  # libzmq does not retry after a protocol error
         self._sock._connecter_finished(self)

@@ -33,9 +33,16 @@ def _duration(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
         raise ValueError(f"option {attr.name!r} must be >= 0 seconds or None, not {value}")
 
 
+def _never_if_minus_one(value: object) -> object:
+    return None if value == -1 else value  # libzmq's -1: never reconnect
+
+
 def _reconnect_ivl(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if value != -1:  # libzmq's "never reconnect"
-        _duration(inst, attr, value)
+    _duration(inst, attr, value)
+    if value == 0:
+        # libzmq computes a random jitter modulo the interval: 0 has no meaning
+        # there, and here it would be a busy loop.
+        raise ValueError("option 'reconnect_ivl' must be > 0 seconds, or -1/None for never")
 
 
 def _maxmsgsize(value: object) -> object:
@@ -74,7 +81,9 @@ class Options:
     #: Our identity, sent in READY by REQ, DEALER and ROUTER.
     routing_id: bytes = attrs.field(default=b"", converter=_routing_id, validator=_check_routing_id)
     #: First wait before reconnecting (-1 or None: never reconnect).
-    reconnect_ivl: float | None = attrs.field(default=0.1, validator=_reconnect_ivl)
+    reconnect_ivl: float | None = attrs.field(
+        default=0.1, converter=_never_if_minus_one, validator=_reconnect_ivl
+    )
     #: With a value > 0, each wait doubles up to this; with 0, waits are jittered.
     reconnect_ivl_max: float = attrs.field(default=0.0, validator=_duration)
     #: Largest frame accepted from a peer; a larger one drops the peer (None: no limit).

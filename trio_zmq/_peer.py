@@ -32,6 +32,9 @@ from ._pipe import Pipe
 log = logging.getLogger("trio_zmq")
 T = TypeVar("T")
 
+#: Most buffers handed to one sendmsg call (Linux's IOV_MAX is 1024).
+IOV_MAX = 512
+
 #: How long we try to send our READY to a peer we are rejecting.
 FLUSH_ON_ERROR_TIMEOUT = 1.0
 
@@ -91,6 +94,10 @@ class PeerConnection:
         )
         self.outcome = Outcome.CLOSED
         self._scope = trio.CancelScope()
+        # With a real socket, several buffers go out in one sendmsg call.
+        self._socket: trio.socket.SocketType | None = (
+            stream.socket if isinstance(stream, trio.SocketStream) else None
+        )
 
     def __repr__(self) -> str:
         return f"<PeerConnection {self.endpoint}>"
@@ -108,11 +115,9 @@ class PeerConnection:
                     assert self.conn.handshake is not None
                     pipe = self.host._peer_ready(self, self.conn.handshake)
                     self.pipe = pipe
-                    if events:
-                        self._inbound(pipe, events, only_messages=False)
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(self._guard, self._write_loop, pipe)
-                        await self._guard(self._read_loop, pipe)
+                        await self._guard(self._read_loop, pipe, events)
         finally:
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(self.stream)
@@ -172,22 +177,50 @@ class PeerConnection:
 
     # --- traffic -----------------------------------------------------------
 
-    async def _read_loop(self, pipe: Pipe) -> None:
+    async def _read_loop(self, pipe: Pipe, backlog: list[_zmtp.Event]) -> None:
+        """Read, decode and deliver until the peer closes; ``backlog`` came with READY."""
         conn = self.conn
         receive_some = self.stream.receive_some
         receive_data = conn.receive_data
+        only_messages = False
         while True:
-            if pipe.inbound_full():
-                await pipe.wait_inbound_room()
+            if backlog:
+                # Deliver no more than RCVHWM allows (as libzmq stops decoding
+                # at a full pipe); the rest waits here, and so does the reader.
+                room = pipe.inbound_room()
+                if room == 0:
+                    await pipe.wait_inbound_room()
+                    continue
+                backlog = self._deliver(pipe, backlog, only_messages, room)
                 continue
             data = await receive_some(conn.read_size_hint)
             if not data:
                 return
-            events = receive_data(data)
-            if events:
-                self._inbound(pipe, events, conn.only_messages)
+            backlog = receive_data(data)
+            only_messages = conn.only_messages
             if conn.has_data_to_send():
                 pipe.wake_writer()
+
+    def _deliver(
+        self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool, room: int | None
+    ) -> list[_zmtp.Event]:
+        """Hand up to ``room`` messages (and the commands among them) to the pattern."""
+        if room is None or room >= len(events):
+            now, rest = events, []
+        elif only_messages:
+            now, rest = events[:room], events[room:]
+        else:
+            cut = 0
+            for cut, event in enumerate(events):  # noqa: B007 - cut is used after the loop
+                if type(event) is list:
+                    if room == 0:
+                        break
+                    room -= 1
+            else:
+                cut = len(events)
+            now, rest = events[:cut], events[cut:]
+        self._inbound(pipe, now, only_messages)
+        return rest
 
     def _inbound(self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool) -> None:
         if pipe.attached:
@@ -195,22 +228,44 @@ class PeerConnection:
 
     async def _write_loop(self, pipe: Pipe) -> None:
         conn = self.conn
-        send_all = self.stream.send_all
         last_batch = 0
         while True:
-            if not pipe.queued_outbound and not conn.has_data_to_send():
+            # The reader may have ended the connection while we were writing
+            # (our scope is cancelled); stop before touching the connection.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            if not pipe.has_outbound and not conn.has_data_to_send():
                 await pipe.wait_outbound()
                 continue
             if last_batch > 1:
                 await self._coalesce(pipe)
-            msgs = pipe.take_outbound()
-            pipe.writing = True
+            batch = pipe.take_outbound()
+            written = False
             try:
-                for buffer in conn.encode_messages(msgs):
-                    await send_all(buffer)
+                await self._send_buffers(conn.encode_messages(batch))
+                written = True
             finally:
-                pipe.write_done()
-            last_batch = len(msgs)
+                pipe.write_done(len(batch), lost=not written)
+            last_batch = len(batch)
+
+    async def _send_buffers(self, buffers: list[bytes]) -> None:
+        """Write buffers in order: one ``sendmsg`` for several (no join), else ``send_all``."""
+        sock = self._socket
+        if sock is None or len(buffers) == 1:
+            for buffer in buffers:
+                await self.stream.send_all(buffer)
+            return
+        views = [memoryview(b) for b in buffers]
+        first = 0
+        while first < len(views):
+            sent = await sock.sendmsg(views[first : first + IOV_MAX])
+            while sent:
+                size = views[first].nbytes
+                if sent >= size:
+                    sent -= size
+                    first += 1
+                else:
+                    views[first] = views[first][sent:]
+                    sent = 0
 
     @staticmethod
     async def _coalesce(pipe: Pipe, max_passes: int = 2) -> None:

@@ -13,11 +13,11 @@ step. A deque with the same semantics and a ``ParkingLot`` per side does all
 of that with none of the per-message checkpoints a channel hop costs
 (DESIGN section 4).
 
-Flow control: the writer takes every queued message at once (freeing
-SNDHWM room for the application) and writes them in one go; the reader
-stops reading from the network while the inbound queue holds RCVHWM
-messages, so TCP pushes back on the sender, and resumes once the
-application has read it down to half.
+Flow control: the writer takes a batch of queued messages (up to
+``BATCH_BYTES``, at least one message) and writes it in one go; the batch
+still counts against SNDHWM until it is written. The reader delivers no
+more than RCVHWM messages, then stops reading from the network (TCP pushes
+back on the sender) until the application has read the queue down to half.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from typing import Protocol, final
 from trio.lowlevel import ParkingLot
 
 from ._strategies import Message
+
+#: The most the writer takes for one write (always at least one message).
+BATCH_BYTES = 256 * 1024
 
 
 class PipeOwner(Protocol):
@@ -45,6 +48,9 @@ class PipeOwner(Protocol):
     def _pipe_drained(self, pipe: Pipe) -> None:
         """A dead pipe's last inbound message was read."""
 
+    def _pipe_lost(self, pipe: Pipe, count: int) -> None:
+        """A failed write lost ``count`` messages with its connection."""
+
 
 @final
 class Pipe:
@@ -52,6 +58,7 @@ class Pipe:
 
     __slots__ = (
         "_in",
+        "_in_flight",
         "_out",
         "_owner",
         "_reader_lot",
@@ -62,12 +69,12 @@ class Pipe:
         "endpoint",
         "rcvhwm",
         "sndhwm",
-        "writing",
     )
 
     def __init__(self, owner: PipeOwner, *, sndhwm: int, rcvhwm: int, endpoint: str) -> None:
         self._owner = owner
         self._out: deque[Message] = deque()
+        self._in_flight = 0  # messages the writer has taken and not written yet
         self._in: deque[Message] = deque()
         self._writer_lot = ParkingLot()  # the peer's writer waits here for messages
         self._reader_lot = ParkingLot()  # the peer's reader waits here for room
@@ -80,8 +87,6 @@ class Pipe:
         self.connected = False
         #: The peer is gone for good; nothing more can be written.
         self.dead = False
-        #: The writer has taken messages and not finished writing them.
-        self.writing = False
 
     def __repr__(self) -> str:
         return f"<Pipe {self.endpoint} out={len(self._out)} in={len(self._in)}>"
@@ -90,7 +95,7 @@ class Pipe:
 
     def can_write(self) -> bool:
         """Whether a message can be queued now (alive and below SNDHWM)."""
-        return not self.dead and (not self.sndhwm or len(self._out) < self.sndhwm)
+        return not self.dead and (not self.sndhwm or len(self._out) + self._in_flight < self.sndhwm)
 
     def write(self, msg: Message) -> None:
         """Queue a whole message for the peer (the caller checked ``can_write``)."""
@@ -116,7 +121,8 @@ class Pipe:
 
     @property
     def queued_outbound(self) -> int:
-        return len(self._out)
+        """Messages for the peer not written yet (queued or being written)."""
+        return len(self._out) + self._in_flight
 
     @property
     def queued_inbound(self) -> int:
@@ -124,13 +130,20 @@ class Pipe:
 
     def flushed(self) -> bool:
         """Nothing is queued for the peer and nothing is being written."""
-        return not self._out and not self.writing
+        return not self._out and not self._in_flight
 
-    def kill(self) -> int:
-        """The peer is gone for good: drop the outbound queue; return how many were dropped."""
+    def kill(self, *, discard_inbound: bool = False) -> int:
+        """The peer is gone for good: drop what was queued for it; return how many.
+
+        Messages already received stay readable unless ``discard_inbound``.
+        """
         self.dead = True
-        dropped = len(self._out)
+        dropped = len(self._out) + self._in_flight
         self._out.clear()
+        self._in_flight = 0
+        if discard_inbound:
+            dropped += len(self._in)
+            self._in.clear()
         self._writer_lot.unpark_all()
         self._reader_lot.unpark_all()
         return dropped
@@ -144,15 +157,20 @@ class Pipe:
 
     # --- the peer's side ---------------------------------------------------
 
-    def take_outbound(self) -> deque[Message]:
-        """Take every queued outbound message at once (the writer's batch)."""
+    def take_outbound(self) -> list[Message]:
+        """Take the writer's next batch: queued messages up to ``BATCH_BYTES``.
+
+        The batch keeps counting against SNDHWM until ``write_done``.
+        """
         out = self._out
-        if not out:
-            return out
-        self._out = deque()
-        if self.sndhwm and len(out) >= self.sndhwm and not self.dead:
-            self._owner._pipe_writable(self)
-        return out
+        batch: list[Message] = []
+        size = 0
+        while out and size < BATCH_BYTES:
+            msg = out.popleft()
+            batch.append(msg)
+            size += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
+        self._in_flight += len(batch)
+        return batch
 
     async def wait_outbound(self) -> None:
         """Park the writer until a message is queued or ``wake_writer`` is called."""
@@ -163,8 +181,21 @@ class Pipe:
         if self._writer_lot:
             self._writer_lot.unpark_all()
 
-    def write_done(self) -> None:
-        self.writing = False
+    @property
+    def has_outbound(self) -> bool:
+        """Whether messages wait for the writer to take them."""
+        return bool(self._out)
+
+    def write_done(self, count: int, *, lost: bool = False) -> None:
+        """The writer has written ``count`` messages, or ``lost`` them with its connection."""
+        if self.dead:
+            return  # kill() has already counted them
+        was_full = not self.can_write()
+        self._in_flight -= count
+        if lost:
+            self._owner._pipe_lost(self, count)
+        if was_full and self.can_write():
+            self._owner._pipe_writable(self)
         self._owner._pipe_flushed(self)
 
     def deliver(self, msgs: list[Message]) -> None:
@@ -177,6 +208,10 @@ class Pipe:
 
     def inbound_full(self) -> bool:
         return bool(self.rcvhwm) and len(self._in) >= self.rcvhwm
+
+    def inbound_room(self) -> int | None:
+        """How many more messages fit below RCVHWM (None: no limit)."""
+        return max(0, self.rcvhwm - len(self._in)) if self.rcvhwm else None
 
     async def wait_inbound_room(self) -> None:
         """Park the reader until the application has read the inbound queue down."""

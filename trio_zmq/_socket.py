@@ -30,7 +30,7 @@ from ._peer import Outcome, PeerConnection
 from ._pipe import Pipe
 from ._stats import Counters, SocketStatistics
 from ._strategies import Message
-from ._transports import tcp
+from ._transports import TRANSPORTS
 from ._util import NoPublicConstructor
 
 log = logging.getLogger("trio_zmq")
@@ -149,7 +149,7 @@ class Socket(metaclass=NoPublicConstructor):
         """
         address = parse_endpoint(endpoint, bind=True)
         self._check_open()
-        listener, resolved = await tcp.open_listener(address)
+        listener, resolved = await TRANSPORTS[address.scheme].open_listener(address)
         if self._state is not _State.OPEN:
             listener.socket.close()
             raise trio.ClosedResourceError("socket was closed during bind")
@@ -218,6 +218,12 @@ class Socket(metaclass=NoPublicConstructor):
         self._check_can_send()
         self._send_message([data if type(data) is bytes else _as_frame(data)])
 
+    def _send_checked(self, msg: Message) -> None:
+        # Every attempt re-checks the state: the socket may have been closed
+        # while the sender was parked.
+        self._check_can_send()
+        self._send_message(msg)
+
     def _send_message(self, msg: Message) -> None:
         if not self._pattern.send(msg):
             raise trio.WouldBlock
@@ -235,14 +241,14 @@ class Socket(metaclass=NoPublicConstructor):
         await checkpoint_if_cancelled()
         self._check_can_send()
         msg = _as_message(frames)
-        await self._blocking(lambda: self._send_message(msg), self._send_lot)
+        await self._blocking(lambda: self._send_checked(msg), self._send_lot)
 
     async def send(self, data: Frame) -> None:
         """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
         await checkpoint_if_cancelled()
         self._check_can_send()
         msg = [data if type(data) is bytes else _as_frame(data)]
-        await self._blocking(lambda: self._send_message(msg), self._send_lot)
+        await self._blocking(lambda: self._send_checked(msg), self._send_lot)
 
     async def send_string(self, text: str, encoding: str = "utf-8") -> None:
         """Send ``text`` encoded (UTF-8 by default). A checkpoint, as :meth:`send`."""
@@ -395,12 +401,18 @@ class Socket(metaclass=NoPublicConstructor):
             return
         self._state = _State.CLOSED
         self._nursery.cancel_scope.cancel()
+        self._close_listeners()
+        self._connecters.clear()
+        for pipe in list(self._pipes):
+            self._kill_pipe(pipe, discard_inbound=True)  # counts what is dropped
+        for lot in (self._recv_lot, self._send_lot, self._flush_lot):
+            lot.unpark_all()
+
+    def _close_listeners(self) -> None:
         for bound in self._bound.values():
             bound.close()
         self._bound.clear()
-        self._connecters.clear()
-        for lot in (self._recv_lot, self._send_lot, self._flush_lot):
-            lot.unpark_all()
+        self._bind_aliases.clear()
 
     async def aclose(self) -> None:
         """Close, first waiting up to ``linger`` for queued messages to be written.
@@ -412,6 +424,7 @@ class Socket(metaclass=NoPublicConstructor):
             await trio.lowlevel.checkpoint()
             return
         self._state = _State.CLOSING
+        self._close_listeners()  # as libzmq: stop listening now, linger on what is queued
         self._send_lot.unpark_all()
         self._recv_lot.unpark_all()
         try:
@@ -426,7 +439,7 @@ class Socket(metaclass=NoPublicConstructor):
                     queued,
                 )
             with trio.move_on_after(math.inf if linger is None else linger):
-                while not all(p.flushed() for p in self._pipes):
+                while self._state is _State.CLOSING and not all(p.flushed() for p in self._pipes):
                     await self._flush_lot.park()
             await trio.lowlevel.checkpoint()
         finally:
@@ -443,10 +456,13 @@ class Socket(metaclass=NoPublicConstructor):
             self._send_lot.unpark_all()
         return pipe
 
-    def _kill_pipe(self, pipe: Pipe) -> None:
+    def _kill_pipe(self, pipe: Pipe, *, discard_inbound: bool = False) -> None:
         if pipe.dead:
+            if discard_inbound:
+                self._counters.messages_dropped += pipe.kill(discard_inbound=True)
+                self._detach(pipe)
             return
-        self._counters.messages_dropped += pipe.kill()
+        self._counters.messages_dropped += pipe.kill(discard_inbound=discard_inbound)
         if not pipe.queued_inbound:
             self._detach(pipe)
         if self._flush_lot:
@@ -480,6 +496,9 @@ class Socket(metaclass=NoPublicConstructor):
     def _pipe_drained(self, pipe: Pipe) -> None:
         self._drained.append(pipe)
 
+    def _pipe_lost(self, pipe: Pipe, count: int) -> None:
+        self._counters.messages_dropped += count
+
     # --- peers: the socket's side of _peer.PeerHost ----------------------------
 
     def _peer_ready(self, peer: PeerConnection, handshake: _zmtp.HandshakeComplete) -> Pipe:
@@ -490,7 +509,9 @@ class Socket(metaclass=NoPublicConstructor):
         return pipe
 
     def _peer_inbound(self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool) -> None:
-        self._pattern.process_inbound(pipe, events, only_messages)
+        self._counters.messages_dropped += self._pattern.process_inbound(
+            pipe, events, only_messages
+        )
 
     def _peer_ended(self, peer: PeerConnection, outcome: Outcome) -> None:
         if outcome is Outcome.PROTOCOL_ERROR:

@@ -51,13 +51,18 @@ class Pattern:
         """Take the next message, or return None if there is none."""
         raise NotImplementedError
 
-    def process_inbound(self, pipe: PipeLike, events: Sequence[Event], only_messages: bool) -> None:
-        """Handle what a peer's reader decoded: by default, queue the messages.
+    def process_inbound(self, pipe: PipeLike, events: Sequence[Event], only_messages: bool) -> int:
+        """Handle what a peer's reader decoded; return how many messages were dropped.
 
-        ``only_messages`` says ``events`` holds nothing but messages (the
-        common case, handed over without looking at each item).
+        By default: queue the messages for ``recv``, or drop them (and say so)
+        if this type cannot receive. ``only_messages`` says ``events`` holds
+        nothing but messages (the common case, handed over without looking
+        at each item).
         """
+        if not self.can_recv:
+            return len(events) if only_messages else sum(type(e) is list for e in events)
         if only_messages:
             pipe.deliver(events)  # type: ignore[arg-type]
         else:
             pipe.deliver([e for e in events if type(e) is list])
+        return 0

@@ -3,11 +3,8 @@
 Every error a peer can cause is a :class:`ProtocolError`: feeding any bytes
 at all into a :class:`~trio_zmq._zmtp.Connection` raises nothing else. The
 I/O layer catches it, drops the connection (as libzmq does) and counts it;
-it never reaches the application's ``recv``.
-
-``reconnect`` says whether libzmq's connecting side would try again after
-this error (it does after timeouts and plain disconnects, never after a
-protocol error, a mechanism mismatch or an ERROR command).
+it never reaches the application's ``recv``. As libzmq's, a connecting
+socket does not reconnect after one.
 """
 
 from __future__ import annotations
@@ -19,8 +16,6 @@ class ZMTPError(Exception):
 
 class ProtocolError(ZMTPError):
     """The peer broke ZMTP; the connection must be closed."""
-
-    reconnect: bool = False
 
 
 class UnsupportedVersion(ProtocolError):
