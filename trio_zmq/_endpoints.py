@@ -90,12 +90,19 @@ class BoundEndpoint:
         finally:
             self.peers.discard(peer)
 
-    def close(self) -> None:
-        """Stop listening and close every connection accepted here (sync)."""
+    def stop_listening(self) -> None:
+        """Accept no more connections; those accepted go on (sync)."""
         self._scope.cancel()
         self._listener.socket.close()
+
+    def close(self) -> None:
+        """Stop listening and end every connection accepted here (sync).
+
+        Each connection ends as libzmq ends a session: see ``Socket._retire``.
+        """
+        self.stop_listening()
         for peer in list(self.peers):
-            peer.close()
+            self._sock._retire(peer.pipe, peer.close)
 
 
 class Connecter:

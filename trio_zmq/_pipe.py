@@ -148,6 +148,14 @@ class Pipe:
         self._reader_lot.unpark_all()
         return dropped
 
+    def discard_inbound(self) -> int:
+        """Drop the messages received and not read; return how many."""
+        dropped = len(self._in)
+        self._in.clear()
+        if self._reader_lot:
+            self._reader_lot.unpark_all()
+        return dropped
+
     def hwm_changed(self) -> None:
         """SNDHWM or RCVHWM changed: re-check who is waiting for room."""
         if self._reader_lot and not self.inbound_full():

@@ -161,10 +161,13 @@ class Socket(metaclass=NoPublicConstructor):
         return resolved
 
     def unbind(self, endpoint: str) -> None:
-        """Stop listening on ``endpoint`` and close the connections accepted there.
+        """Stop listening on ``endpoint`` and end the connections accepted there.
 
-        Takes the endpoint as given to ``bind`` or as ``bind`` returned it.
-        Not a checkpoint. Raises :class:`EndpointError` if it is not bound.
+        Those connections end as with :meth:`disconnect`: nothing more is
+        received from them, and what was queued for them gets up to
+        ``linger`` to go out. Takes the endpoint as given to ``bind`` or as
+        ``bind`` returned it. Not a checkpoint. Raises :class:`EndpointError`
+        if it is not bound.
         """
         self._check_open()
         resolved = self._bind_aliases.get(endpoint, endpoint)
@@ -191,17 +194,20 @@ class Socket(metaclass=NoPublicConstructor):
         self.last_endpoint = endpoint
 
     def disconnect(self, endpoint: str) -> None:
-        """Stop connecting to ``endpoint``; close its connection and drop its queue.
+        """Stop talking to ``endpoint``, as libzmq's ``zmq_disconnect``.
 
-        Not a checkpoint. Raises :class:`EndpointError` if not connected.
+        Nothing more is received from it (messages received and not read yet
+        are dropped) and nothing more is sent to it, but what was already
+        queued for it still gets up to ``linger`` to go out, reconnecting if
+        needed; then the connection is closed. Not a checkpoint. Raises
+        :class:`EndpointError` if not connected.
         """
         self._check_open()
         connecters = self._connecters.pop(endpoint, None)
         if not connecters:
             raise EndpointError(f"{endpoint!r} is not connected")
         for connecter in connecters:
-            connecter.close()
-            self._kill_pipe(connecter.pipe)
+            self._retire(connecter.pipe, connecter.close)
 
     # --- sending -----------------------------------------------------------
 
@@ -401,16 +407,17 @@ class Socket(metaclass=NoPublicConstructor):
             return
         self._state = _State.CLOSED
         self._nursery.cancel_scope.cancel()
-        self._close_listeners()
+        self._stop_listening()
         self._connecters.clear()
         for pipe in list(self._pipes):
             self._kill_pipe(pipe, discard_inbound=True)  # counts what is dropped
         for lot in (self._recv_lot, self._send_lot, self._flush_lot):
             lot.unpark_all()
 
-    def _close_listeners(self) -> None:
+    def _stop_listening(self) -> None:
+        # The connections accepted go on until the nursery is cancelled.
         for bound in self._bound.values():
-            bound.close()
+            bound.stop_listening()
         self._bound.clear()
         self._bind_aliases.clear()
 
@@ -424,7 +431,8 @@ class Socket(metaclass=NoPublicConstructor):
             await trio.lowlevel.checkpoint()
             return
         self._state = _State.CLOSING
-        self._close_listeners()  # as libzmq: stop listening now, linger on what is queued
+        # As libzmq: stop listening now; the accepted connections linger.
+        self._stop_listening()
         self._send_lot.unpark_all()
         self._recv_lot.unpark_all()
         try:
@@ -456,6 +464,34 @@ class Socket(metaclass=NoPublicConstructor):
             self._send_lot.unpark_all()
         return pipe
 
+    def _retire(self, pipe: Pipe | None, stop: Callable[[], None]) -> None:
+        """End a connection as libzmq ends a session (disconnect, unbind).
+
+        The pattern lets go of the pipe at once (nothing more in or out) and
+        unread messages are dropped; what is queued for the peer gets up to
+        ``linger`` to be written, then ``stop`` closes the connection.
+        """
+        if pipe is None:  # no handshake yet: nothing queued either way
+            stop()
+            return
+        self._detach_from_pattern(pipe)
+        self._counters.messages_dropped += pipe.discard_inbound()
+        linger = self._options.linger
+        if pipe.flushed() or pipe.dead or linger == 0:
+            stop()
+            self._kill_pipe(pipe)
+        else:
+            self._nursery.start_soon(self._linger_then_stop, pipe, stop, linger)
+
+    async def _linger_then_stop(
+        self, pipe: Pipe, stop: Callable[[], None], linger: float | None
+    ) -> None:
+        with trio.move_on_after(math.inf if linger is None else linger):
+            while not pipe.flushed() and not pipe.dead:
+                await self._flush_lot.park()
+        stop()
+        self._kill_pipe(pipe)
+
     def _kill_pipe(self, pipe: Pipe, *, discard_inbound: bool = False) -> None:
         if pipe.dead:
             if discard_inbound:
@@ -470,6 +506,9 @@ class Socket(metaclass=NoPublicConstructor):
 
     def _detach(self, pipe: Pipe) -> None:
         self._pipes.discard(pipe)
+        self._detach_from_pattern(pipe)
+
+    def _detach_from_pattern(self, pipe: Pipe) -> None:
         if pipe.attached:
             pipe.attached = False
             self._pattern.detach(pipe)
