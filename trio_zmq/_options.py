@@ -92,6 +92,12 @@ class Options:
     )
     #: Time allowed for a new connection's handshake (None or 0: no limit).
     handshake_ivl: float | None = attrs.field(default=30.0, validator=_duration)
+    #: Send a PING this often (None or 0: no heartbeats).
+    heartbeat_ivl: float | None = attrs.field(default=None, validator=_duration)
+    #: The TTL our PINGs ask the peer to apply (None or 0: none; at most 65.5 s).
+    heartbeat_ttl: float | None = attrs.field(default=None, validator=_duration)
+    #: Drop the peer if nothing comes this long after a PING (None: heartbeat_ivl).
+    heartbeat_timeout: float | None = attrs.field(default=None, validator=_duration)
 
 
 OPTION_NAMES: frozenset[str] = frozenset(f.name for f in attrs.fields(Options))

@@ -26,6 +26,7 @@ from typing import Protocol, TypeVar
 import trio
 
 from . import _zmtp
+from ._heartbeat import Heartbeat
 from ._options import Options
 from ._pipe import Pipe
 
@@ -51,6 +52,8 @@ class Outcome(enum.Enum):
     HANDSHAKE_TIMEOUT = "handshake timeout"
     #: The peer broke ZMTP: do not reconnect (libzmq does not).
     PROTOCOL_ERROR = "protocol error"
+    #: Nothing came from the peer in time after a PING, or within its TTL: reconnect.
+    HEARTBEAT_TIMEOUT = "heartbeat timeout"
 
 
 class PeerHost(Protocol):
@@ -94,6 +97,9 @@ class PeerConnection:
         )
         self.outcome = Outcome.CLOSED
         self._scope = trio.CancelScope()
+        self._heartbeat = Heartbeat(
+            options.heartbeat_ivl, options.heartbeat_ttl, options.heartbeat_timeout
+        )
         # With a real socket, several buffers go out in one sendmsg call.
         self._socket: trio.socket.SocketType | None = (
             stream.socket if isinstance(stream, trio.SocketStream) else None
@@ -117,6 +123,7 @@ class PeerConnection:
                     self.pipe = pipe
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(self._guard, self._write_loop, pipe)
+                        nursery.start_soon(self._heartbeat_loop, pipe)
                         await self._guard(self._read_loop, pipe, events)
         finally:
             with trio.CancelScope(shield=True):
@@ -198,6 +205,7 @@ class PeerConnection:
                 return
             backlog = receive_data(data)
             only_messages = conn.only_messages
+            self._heartbeat.received(None if only_messages else backlog)
             if conn.has_data_to_send():
                 pipe.wake_writer()
 
@@ -246,6 +254,16 @@ class PeerConnection:
             finally:
                 pipe.write_done(len(batch), lost=not written)
             last_batch = len(batch)
+
+    async def _heartbeat_loop(self, pipe: Pipe) -> None:
+        def send_ping(ttl: float) -> None:
+            if self.conn.stage is _zmtp.Stage.TRAFFIC:  # not if the reader just broke it
+                self.conn.send_ping(ttl)
+                pipe.wake_writer()
+
+        reason = await self._heartbeat.run(send_ping)
+        self._fail(Outcome.HEARTBEAT_TIMEOUT, reason)
+        self._scope.cancel()
 
     async def _send_buffers(self, buffers: list[bytes]) -> None:
         """Write buffers in order: one ``sendmsg`` for several (no join), else ``send_all``."""
@@ -305,7 +323,7 @@ class PeerConnection:
             self._scope.cancel()
         return result
 
-    def _fail(self, outcome: Outcome, exc: BaseException | None) -> None:
+    def _fail(self, outcome: Outcome, exc: BaseException | str | None) -> None:
         if self.outcome is not Outcome.CLOSED:
             return  # the first failure is the one that counts
         self.outcome = outcome
@@ -313,5 +331,7 @@ class PeerConnection:
             log.warning("%r: dropping peer: %s", self, exc)
         elif outcome is Outcome.HANDSHAKE_TIMEOUT:
             log.info("%r: handshake timed out", self)
+        elif outcome is Outcome.HEARTBEAT_TIMEOUT:
+            log.info("%r: dropping peer: %s", self, exc)
         else:
             log.debug("%r: connection closed: %s", self, exc)

@@ -101,6 +101,9 @@ class Socket(metaclass=NoPublicConstructor):
     reconnect_ivl_max = _Option[float]()
     maxmsgsize = _Option[int | None]()
     handshake_ivl = _Option[float | None]()
+    heartbeat_ivl = _Option[float | None]()
+    heartbeat_ttl = _Option[float | None]()
+    heartbeat_timeout = _Option[float | None]()
 
     def __init__(
         self,
@@ -393,6 +396,7 @@ class Socket(metaclass=NoPublicConstructor):
             disconnections=c.disconnections,
             protocol_errors=c.protocol_errors,
             handshake_timeouts=c.handshake_timeouts,
+            heartbeat_timeouts=c.heartbeat_timeouts,
         )
 
     # --- closing -----------------------------------------------------------
@@ -557,6 +561,8 @@ class Socket(metaclass=NoPublicConstructor):
             self._counters.protocol_errors += 1
         elif outcome is Outcome.HANDSHAKE_TIMEOUT:
             self._counters.handshake_timeouts += 1
+        elif outcome is Outcome.HEARTBEAT_TIMEOUT:
+            self._counters.heartbeat_timeouts += 1
         pipe = peer.pipe
         if pipe is None or not pipe.connected:
             return

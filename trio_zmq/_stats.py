@@ -38,6 +38,9 @@ class SocketStatistics:
     protocol_errors: int
     #: Connections dropped because their handshake took longer than ``handshake_ivl``.
     handshake_timeouts: int
+    #: Connections dropped because nothing came in time after a PING, or
+    #: within the TTL of the peer's PING.
+    heartbeat_timeouts: int
 
 
 @attrs.define(slots=True)
@@ -51,4 +54,5 @@ class Counters:
     disconnections: int = 0
     protocol_errors: int = 0
     handshake_timeouts: int = 0
+    heartbeat_timeouts: int = 0
     peers: int = 0
