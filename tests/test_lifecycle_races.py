@@ -241,7 +241,7 @@ async def test_messages_sent_to_a_push_are_dropped_and_counted() -> None:
             assert stats.peers == 0
             assert stats.queued_inbound == 0
             assert stats.messages_dropped == 5 * 3000
-            assert not push._pipes  # nothing held for peers that are gone
+            assert not push._pipeset.pipes  # nothing held for peers that are gone
 
 
 async def test_rcvhwm_holds_within_one_read() -> None:

@@ -98,11 +98,11 @@ class BoundEndpoint:
     def close(self) -> None:
         """Stop listening and end every connection accepted here (sync).
 
-        Each connection ends as libzmq ends a session: see ``Socket._retire``.
+        Each connection ends as libzmq ends a session: see ``PipeSet.retire``.
         """
         self.stop_listening()
         for peer in list(self.peers):
-            self._sock._retire(peer.pipe, peer.close)
+            self._sock._pipeset.retire(peer.pipe, peer.close)
 
 
 class Connecter:

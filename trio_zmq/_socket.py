@@ -28,6 +28,7 @@ from ._options import Options
 from ._patterns import Pattern
 from ._peer import Outcome, PeerConnection
 from ._pipe import Pipe
+from ._pipeset import PipeSet
 from ._stats import Counters, SocketStatistics
 from ._strategies import Message
 from ._transports import TRANSPORTS
@@ -123,15 +124,11 @@ class Socket(metaclass=NoPublicConstructor):
         self._nursery = nursery
         self._pattern = pattern
         self._state = _State.OPEN
-        self._pipes: set[Pipe] = set()
-        self._drained: list[Pipe] = []
         self._bound: dict[str, BoundEndpoint] = {}
         self._bind_aliases: dict[str, str] = {}
         self._connecters: dict[str, list[Connecter]] = {}
-        self._recv_lot = ParkingLot()
-        self._send_lot = ParkingLot()
-        self._flush_lot = ParkingLot()
         self._counters = Counters()
+        self._pipeset = PipeSet(pattern, options, self._counters, nursery)
 
     def __repr__(self) -> str:
         return f"<trio_zmq.Socket {self.socket_type.name} {self._state.value}>"
@@ -190,7 +187,7 @@ class Socket(metaclass=NoPublicConstructor):
         """
         address = parse_endpoint(endpoint, bind=False)
         self._check_open()
-        pipe = self._new_pipe(endpoint)
+        pipe = self._pipeset.new_pipe(endpoint)
         connecter = Connecter(self, address, endpoint, pipe)
         self._connecters.setdefault(endpoint, []).append(connecter)
         self._nursery.start_soon(connecter.run)
@@ -210,7 +207,7 @@ class Socket(metaclass=NoPublicConstructor):
         if not connecters:
             raise EndpointError(f"{endpoint!r} is not connected")
         for connecter in connecters:
-            self._retire(connecter.pipe, connecter.close)
+            self._pipeset.retire(connecter.pipe, connecter.close)
 
     # --- sending -----------------------------------------------------------
 
@@ -250,14 +247,14 @@ class Socket(metaclass=NoPublicConstructor):
         await checkpoint_if_cancelled()
         self._check_can_send()
         msg = _as_message(frames)
-        await self._blocking(lambda: self._send_checked(msg), self._send_lot)
+        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot)
 
     async def send(self, data: Frame) -> None:
         """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
         await checkpoint_if_cancelled()
         self._check_can_send()
         msg = [data if type(data) is bytes else _as_frame(data)]
-        await self._blocking(lambda: self._send_checked(msg), self._send_lot)
+        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot)
 
     async def send_string(self, text: str, encoding: str = "utf-8") -> None:
         """Send ``text`` encoded (UTF-8 by default). A checkpoint, as :meth:`send`."""
@@ -273,8 +270,7 @@ class Socket(metaclass=NoPublicConstructor):
         """Take the next message, or raise ``trio.WouldBlock``. Not a checkpoint."""
         self._check_can_recv()
         msg = self._pattern.recv()
-        if self._drained:
-            self._detach_drained()
+        self._pipeset.detach_drained()
         if msg is None:
             raise trio.WouldBlock
         counters = self._counters
@@ -291,8 +287,7 @@ class Socket(metaclass=NoPublicConstructor):
         self._check_can_recv()
         msg = self._pattern.peek()
         if msg is None:
-            if self._drained:
-                self._detach_drained()
+            self._pipeset.detach_drained()
             raise trio.WouldBlock
         if len(msg) != 1:
             raise MultipartMessageError(
@@ -306,7 +301,7 @@ class Socket(metaclass=NoPublicConstructor):
         A checkpoint. If cancelled, no message was taken (DESIGN 3.3).
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self.recv_multipart_nowait, self._recv_lot)
+        return await self._blocking(self.recv_multipart_nowait, self._pipeset.recv_lot)
 
     async def recv(self) -> bytes:
         """Receive the next message, which must have one frame.
@@ -315,7 +310,7 @@ class Socket(metaclass=NoPublicConstructor):
         message raises :class:`MultipartMessageError` without being taken.
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self.recv_nowait, self._recv_lot)
+        return await self._blocking(self.recv_nowait, self._pipeset.recv_lot)
 
     async def recv_string(self, encoding: str = "utf-8") -> str:
         """Receive a single-frame message and decode it. A checkpoint, as :meth:`recv`."""
@@ -370,10 +365,7 @@ class Socket(metaclass=NoPublicConstructor):
         self._check_open()
         setattr(self._options, name, value)  # validates, or raises naming the option
         if name in ("sndhwm", "rcvhwm"):
-            for pipe in self._pipes:
-                pipe.sndhwm = self._options.sndhwm
-                pipe.rcvhwm = self._options.rcvhwm
-                pipe.hwm_changed()
+            self._pipeset.set_hwms(self._options.sndhwm, self._options.rcvhwm)
 
     # --- statistics --------------------------------------------------------
 
@@ -385,8 +377,8 @@ class Socket(metaclass=NoPublicConstructor):
             peers=c.peers,
             bound_endpoints=len(self._bound),
             connected_endpoints=len(self._connecters),
-            queued_outbound=sum(p.queued_outbound for p in self._pipes),
-            queued_inbound=sum(p.queued_inbound for p in self._pipes),
+            queued_outbound=self._pipeset.queued_outbound(),
+            queued_inbound=self._pipeset.queued_inbound(),
             messages_sent=c.messages_sent,
             bytes_sent=c.bytes_sent,
             messages_received=c.messages_received,
@@ -413,10 +405,7 @@ class Socket(metaclass=NoPublicConstructor):
         self._nursery.cancel_scope.cancel()
         self._stop_listening()
         self._connecters.clear()
-        for pipe in list(self._pipes):
-            self._kill_pipe(pipe, discard_inbound=True)  # counts what is dropped
-        for lot in (self._recv_lot, self._send_lot, self._flush_lot):
-            lot.unpark_all()
+        self._pipeset.kill_all()  # counts what is dropped, wakes every waiter
 
     def _stop_listening(self) -> None:
         # The connections accepted go on until the nursery is cancelled.
@@ -437,11 +426,11 @@ class Socket(metaclass=NoPublicConstructor):
         self._state = _State.CLOSING
         # As libzmq: stop listening now; the accepted connections linger.
         self._stop_listening()
-        self._send_lot.unpark_all()
-        self._recv_lot.unpark_all()
+        self._pipeset.send_lot.unpark_all()
+        self._pipeset.recv_lot.unpark_all()
         try:
             linger = self._options.linger
-            queued = sum(p.queued_outbound for p in self._pipes)
+            queued = self._pipeset.queued_outbound()
             if queued and linger != 0:
                 log.info(
                     "%r: closing: waiting up to linger=%s s for %d queued messages "
@@ -451,103 +440,18 @@ class Socket(metaclass=NoPublicConstructor):
                     queued,
                 )
             with trio.move_on_after(math.inf if linger is None else linger):
-                while self._state is _State.CLOSING and not all(p.flushed() for p in self._pipes):
-                    await self._flush_lot.park()
+                while self._state is _State.CLOSING and not self._pipeset.all_flushed():
+                    await self._pipeset.flush_lot.park()
             await trio.lowlevel.checkpoint()
         finally:
             self.close()
-
-    # --- pipes: the socket's side of _pipe.PipeOwner ---------------------------
-
-    def _new_pipe(self, endpoint: str) -> Pipe:
-        opts = self._options
-        pipe = Pipe(self, sndhwm=opts.sndhwm, rcvhwm=opts.rcvhwm, endpoint=endpoint)
-        self._pipes.add(pipe)
-        pipe.attached = self._pattern.attach(pipe)
-        if pipe.attached and self._send_lot:
-            self._send_lot.unpark_all()
-        return pipe
-
-    def _retire(self, pipe: Pipe | None, stop: Callable[[], None]) -> None:
-        """End a connection as libzmq ends a session (disconnect, unbind).
-
-        The pattern lets go of the pipe at once (nothing more in or out) and
-        unread messages are dropped; what is queued for the peer gets up to
-        ``linger`` to be written, then ``stop`` closes the connection.
-        """
-        if pipe is None:  # no handshake yet: nothing queued either way
-            stop()
-            return
-        self._detach_from_pattern(pipe)
-        self._counters.messages_dropped += pipe.discard_inbound()
-        linger = self._options.linger
-        if pipe.flushed() or pipe.dead or linger == 0:
-            stop()
-            self._kill_pipe(pipe)
-        else:
-            self._nursery.start_soon(self._linger_then_stop, pipe, stop, linger)
-
-    async def _linger_then_stop(
-        self, pipe: Pipe, stop: Callable[[], None], linger: float | None
-    ) -> None:
-        with trio.move_on_after(math.inf if linger is None else linger):
-            while not pipe.flushed() and not pipe.dead:
-                await self._flush_lot.park()
-        stop()
-        self._kill_pipe(pipe)
-
-    def _kill_pipe(self, pipe: Pipe, *, discard_inbound: bool = False) -> None:
-        if pipe.dead:
-            if discard_inbound:
-                self._counters.messages_dropped += pipe.kill(discard_inbound=True)
-                self._detach(pipe)
-            return
-        self._counters.messages_dropped += pipe.kill(discard_inbound=discard_inbound)
-        if not pipe.queued_inbound:
-            self._detach(pipe)
-        if self._flush_lot:
-            self._flush_lot.unpark_all()
-
-    def _detach(self, pipe: Pipe) -> None:
-        self._pipes.discard(pipe)
-        self._detach_from_pattern(pipe)
-
-    def _detach_from_pattern(self, pipe: Pipe) -> None:
-        if pipe.attached:
-            pipe.attached = False
-            self._pattern.detach(pipe)
-
-    def _detach_drained(self) -> None:
-        drained, self._drained = self._drained, []
-        for pipe in drained:
-            self._detach(pipe)
-
-    def _pipe_readable(self, pipe: Pipe) -> None:
-        self._pattern.pipe_readable(pipe)
-        if self._recv_lot:
-            self._recv_lot.unpark_all()
-
-    def _pipe_writable(self, pipe: Pipe) -> None:
-        self._pattern.pipe_writable(pipe)
-        if self._send_lot:
-            self._send_lot.unpark_all()
-
-    def _pipe_flushed(self, pipe: Pipe) -> None:
-        if self._flush_lot:
-            self._flush_lot.unpark_all()
-
-    def _pipe_drained(self, pipe: Pipe) -> None:
-        self._drained.append(pipe)
-
-    def _pipe_lost(self, pipe: Pipe, count: int) -> None:
-        self._counters.messages_dropped += count
 
     # --- peers: the socket's side of _peer.PeerHost ----------------------------
 
     def _peer_ready(self, peer: PeerConnection, handshake: _zmtp.HandshakeComplete) -> Pipe:
         self._counters.handshakes += 1
         self._counters.peers += 1
-        pipe = peer.pipe if peer.pipe is not None else self._new_pipe(peer.endpoint)
+        pipe = peer.pipe if peer.pipe is not None else self._pipeset.new_pipe(peer.endpoint)
         pipe.connected = True
         return pipe
 
@@ -570,7 +474,7 @@ class Socket(metaclass=NoPublicConstructor):
         self._counters.peers -= 1
         self._counters.disconnections += 1
         if peer.owns_pipe:
-            self._kill_pipe(pipe)
+            self._pipeset.kill(pipe)
 
     def _connecter_finished(self, connecter: Connecter) -> None:
         connecters = self._connecters.get(connecter.endpoint)
@@ -578,4 +482,4 @@ class Socket(metaclass=NoPublicConstructor):
             connecters.remove(connecter)
             if not connecters:
                 del self._connecters[connecter.endpoint]
-        self._kill_pipe(connecter.pipe)
+        self._pipeset.kill(connecter.pipe)

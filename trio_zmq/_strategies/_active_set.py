@@ -8,6 +8,7 @@ O(1), by swapping positions; the cursor walks the active part round-robin.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Generic
 
 from ._types import P
@@ -28,7 +29,7 @@ class ActiveSet(Generic[P]):
     def __contains__(self, pipe: object) -> bool:
         return pipe in self._index
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[P]:
         return iter(list(self._pipes))
 
     def pipe_at(self, i: int) -> P:

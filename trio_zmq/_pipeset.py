@@ -1,0 +1,156 @@
+"""A socket's pipes: their life from attach to detach, and who is woken when.
+
+``PipeSet`` is the owner every ``Pipe`` reports to (``_pipe.PipeOwner``). It
+keeps the socket's pattern in step with the pipes (attach, detach, the
+"readable" and "writable" transitions the strategies need) and holds the
+three parking lots the socket's blocking calls wait on: receivers, senders,
+and closers waiting for queued messages to be written (linger).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import trio
+from trio.lowlevel import ParkingLot
+
+from ._options import Options
+from ._patterns import Pattern
+from ._pipe import Pipe
+from ._stats import Counters
+
+
+class PipeSet:
+    """The pipes of one socket, and the pattern they feed."""
+
+    def __init__(
+        self, pattern: Pattern, options: Options, counters: Counters, nursery: trio.Nursery
+    ) -> None:
+        self._pattern = pattern
+        self._options = options
+        self._counters = counters
+        self._nursery = nursery
+        self.pipes: set[Pipe] = set()
+        self._drained: list[Pipe] = []
+        #: Tasks in ``recv`` wait here for a message.
+        self.recv_lot = ParkingLot()
+        #: Tasks in ``send`` wait here for room.
+        self.send_lot = ParkingLot()
+        #: ``aclose`` and retiring connections wait here for writes to finish.
+        self.flush_lot = ParkingLot()
+
+    # --- what the socket asks -------------------------------------------------
+
+    def new_pipe(self, endpoint: str) -> Pipe:
+        """A pipe for a new peer, attached to the pattern if it takes it."""
+        opts = self._options
+        pipe = Pipe(self, sndhwm=opts.sndhwm, rcvhwm=opts.rcvhwm, endpoint=endpoint)
+        self.pipes.add(pipe)
+        pipe.attached = self._pattern.attach(pipe)
+        if pipe.attached and self.send_lot:
+            self.send_lot.unpark_all()
+        return pipe
+
+    def kill(self, pipe: Pipe, *, discard_inbound: bool = False) -> None:
+        """The peer is gone for good: count what is dropped; detach once drained."""
+        if pipe.dead:
+            if discard_inbound:
+                self._counters.messages_dropped += pipe.kill(discard_inbound=True)
+                self._detach(pipe)
+            return
+        self._counters.messages_dropped += pipe.kill(discard_inbound=discard_inbound)
+        if not pipe.queued_inbound:
+            self._detach(pipe)
+        if self.flush_lot:
+            self.flush_lot.unpark_all()
+
+    def kill_all(self) -> None:
+        """The socket closes: drop (and count) everything, wake every waiter."""
+        for pipe in list(self.pipes):
+            self.kill(pipe, discard_inbound=True)
+        for lot in (self.recv_lot, self.send_lot, self.flush_lot):
+            lot.unpark_all()
+
+    def retire(self, pipe: Pipe | None, stop: Callable[[], None]) -> None:
+        """End a connection as libzmq ends a session (disconnect, unbind).
+
+        The pattern lets go of the pipe at once (nothing more in or out) and
+        unread messages are dropped; what is queued for the peer gets up to
+        ``linger`` to be written, then ``stop`` closes the connection.
+        """
+        if pipe is None:  # no handshake yet: nothing queued either way
+            stop()
+            return
+        self._detach_from_pattern(pipe)
+        self._counters.messages_dropped += pipe.discard_inbound()
+        linger = self._options.linger
+        if pipe.flushed() or pipe.dead or linger == 0:
+            stop()
+            self.kill(pipe)
+        else:
+            self._nursery.start_soon(self._linger_then_stop, pipe, stop, linger)
+
+    async def _linger_then_stop(
+        self, pipe: Pipe, stop: Callable[[], None], linger: float | None
+    ) -> None:
+        with trio.move_on_after(math.inf if linger is None else linger):
+            while not pipe.flushed() and not pipe.dead:
+                await self.flush_lot.park()
+        stop()
+        self.kill(pipe)
+
+    def detach_drained(self) -> None:
+        """Detach the dead pipes whose last message was just read."""
+        if self._drained:
+            drained, self._drained = self._drained, []
+            for pipe in drained:
+                self._detach(pipe)
+
+    def all_flushed(self) -> bool:
+        """Nothing is queued for any peer, nor being written."""
+        return all(p.flushed() for p in self.pipes)
+
+    def queued_outbound(self) -> int:
+        return sum(p.queued_outbound for p in self.pipes)
+
+    def queued_inbound(self) -> int:
+        return sum(p.queued_inbound for p in self.pipes)
+
+    def set_hwms(self, sndhwm: int, rcvhwm: int) -> None:
+        """Apply changed high-water marks to every pipe (as libzmq does)."""
+        for pipe in self.pipes:
+            pipe.sndhwm = sndhwm
+            pipe.rcvhwm = rcvhwm
+            pipe.hwm_changed()
+
+    def _detach(self, pipe: Pipe) -> None:
+        self.pipes.discard(pipe)
+        self._detach_from_pattern(pipe)
+
+    def _detach_from_pattern(self, pipe: Pipe) -> None:
+        if pipe.attached:
+            pipe.attached = False
+            self._pattern.detach(pipe)
+
+    # --- what the pipes tell (_pipe.PipeOwner) ------------------------------------
+
+    def _pipe_readable(self, pipe: Pipe) -> None:
+        self._pattern.pipe_readable(pipe)
+        if self.recv_lot:
+            self.recv_lot.unpark_all()
+
+    def _pipe_writable(self, pipe: Pipe) -> None:
+        self._pattern.pipe_writable(pipe)
+        if self.send_lot:
+            self.send_lot.unpark_all()
+
+    def _pipe_flushed(self, pipe: Pipe) -> None:
+        if self.flush_lot:
+            self.flush_lot.unpark_all()
+
+    def _pipe_drained(self, pipe: Pipe) -> None:
+        self._drained.append(pipe)  # detached after the pattern's recv returns
+
+    def _pipe_lost(self, pipe: Pipe, count: int) -> None:
+        self._counters.messages_dropped += count
