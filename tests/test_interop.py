@@ -382,3 +382,48 @@ async def test_message_frames_match_libzmq(zctx: zmq.Context[Any], role: str) ->
     assert lz_bytes[:2] == b"\x01\x00"  # short, MORE, empty
     assert lz_bytes[2 + 3 + 257 : 2 + 3 + 257 + 9] == b"\x03" + (256).to_bytes(8, "big")
     assert tz_bytes == lz_bytes
+
+
+# --- PAIR talks to its first peer only -------------------------------------------
+
+
+async def test_trio_pair_serves_only_its_first_peer(zctx: zmq.Context[Any]) -> None:
+    with trio.fail_after(10):
+        async with trio_zmq.open_socket(trio_zmq.PAIR) as pair:
+            endpoint = await pair.bind(LOOPBACK)
+            with (
+                libzmq_socket(zctx, zmq.PAIR) as first,
+                libzmq_socket(zctx, zmq.PAIR) as second,
+            ):
+                first.connect(endpoint)
+                await wait_for_peers(pair, 1)
+                second.connect(endpoint)
+                await wait_for_peers(pair, 2)  # accepted and handshaken, as libzmq does...
+                await second.send(b"from the second")  # ...but nothing passes through it
+                await first.send(b"from the first")
+                assert await pair.recv() == b"from the first"
+                await pair.send(b"to the first")
+                assert await first.recv() == b"to the first"
+                await wait_until(lambda: pair.statistics().messages_dropped == 1)
+                with trio.move_on_after(0.05) as scope:
+                    await pair.recv()
+                assert scope.cancelled_caught
+
+
+async def test_libzmq_pair_serves_only_its_first_trio_peer(zctx: zmq.Context[Any]) -> None:
+    with trio.fail_after(10):
+        with libzmq_socket(zctx, zmq.PAIR) as zpair:
+            endpoint = zpair.bind()
+            async with trio_zmq.open_socket(trio_zmq.PAIR) as first:
+                first.connect(endpoint)
+                await first.send(b"from the first")
+                assert await zpair.recv() == b"from the first"
+                async with trio_zmq.open_socket(trio_zmq.PAIR) as second:
+                    second.connect(endpoint)
+                    await wait_for_peers(second, 1)  # libzmq completes the handshake...
+                    second.send_nowait(b"from the second")  # ...and ignores what comes
+                    await zpair.send(b"to the first")
+                    assert await first.recv() == b"to the first"
+                    await first.send(b"again")
+                    assert await zpair.recv() == b"again"
+                    second.close()

@@ -121,6 +121,7 @@ class PeerConnection:
                     assert self.conn.handshake is not None
                     pipe = self.host._peer_ready(self, self.conn.handshake)
                     self.pipe = pipe
+                    self._heartbeat.received(events)  # a PING may have come with READY
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(self._guard, self._write_loop, pipe)
                         nursery.start_soon(self._heartbeat_loop, pipe)
@@ -227,12 +228,8 @@ class PeerConnection:
             else:
                 cut = len(events)
             now, rest = events[:cut], events[cut:]
-        self._inbound(pipe, now, only_messages)
+        self.host._peer_inbound(pipe, now, only_messages)
         return rest
-
-    def _inbound(self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool) -> None:
-        if pipe.attached:
-            self.host._peer_inbound(pipe, events, only_messages)
 
     async def _write_loop(self, pipe: Pipe) -> None:
         conn = self.conn

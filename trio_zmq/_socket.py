@@ -456,9 +456,11 @@ class Socket(metaclass=NoPublicConstructor):
         return pipe
 
     def _peer_inbound(self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool) -> None:
-        self._counters.messages_dropped += self._pattern.process_inbound(
-            pipe, events, only_messages
-        )
+        if pipe.attached:
+            dropped = self._pattern.process_inbound(pipe, events, only_messages)
+        else:  # the pattern refused this peer (a second PAIR) or let go of it
+            dropped = sum(type(e) is list for e in events)
+        self._counters.messages_dropped += dropped
 
     def _peer_ended(self, peer: PeerConnection, outcome: Outcome) -> None:
         if outcome is Outcome.PROTOCOL_ERROR:
