@@ -42,10 +42,6 @@ async def demo_pipeline(tasks: int, workers: int) -> None:
             ):
                 inbox.connect(tasks_endpoint)
                 outbox.connect(results_endpoint)
-                # Wait until connected, so the round-robin shares come out even (polling:
-                # the socket monitor that would signal it is not built yet).
-                while inbox.statistics().peers == 0:  # noqa: ASYNC110
-                    await trio.sleep(0.001)
                 task_status.started()
                 async for task_id, payload in inbox:
                     if task_id == b"stop":
@@ -56,6 +52,10 @@ async def demo_pipeline(tasks: int, workers: int) -> None:
         async with trio.open_nursery() as nursery:
             for i in range(workers):
                 await nursery.start(worker, f"worker-{i}")
+            # Wait until every worker is connected, so the round-robin shares come
+            # out even (polling: the socket monitor that would tell is not built yet).
+            while ventilator.statistics().peers < workers:  # noqa: ASYNC110
+                await trio.sleep(0.001)
             for t in range(tasks):
                 await ventilator.send_multipart([b"%d" % t, b"task %d" % t])
             for _ in range(tasks):
