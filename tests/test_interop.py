@@ -427,3 +427,55 @@ async def test_libzmq_pair_serves_only_its_first_trio_peer(zctx: zmq.Context[Any
                     await first.send(b"again")
                     assert await zpair.recv() == b"again"
                     second.close()
+
+
+# --- back-pressure across implementations ----------------------------------------
+
+
+async def test_libzmq_push_is_pushed_back_by_a_trio_pull_that_does_not_read(
+    zctx: zmq.Context[Any],
+) -> None:
+    payload = b"b" * 100_000
+    with trio.fail_after(20):
+        async with trio_zmq.open_socket(trio_zmq.PULL, rcvhwm=5) as pull:
+            with libzmq_socket(zctx, zmq.PUSH, sndhwm=5) as push:
+                push.connect(await pull.bind(LOOPBACK))
+                await wait_for_peers(pull, 1)
+
+                def fill() -> int:  # libzmq's NOBLOCK sends, until it says EAGAIN
+                    sent = 0
+                    while True:
+                        try:
+                            push.sock.send(b"%d:" % sent + payload, zmq.NOBLOCK)
+                        except zmq.Again:
+                            if not push.sock.poll(200, zmq.POLLOUT):
+                                return sent
+                        else:
+                            sent += 1
+
+                sent = await trio.to_thread.run_sync(fill)
+                # Our reader stopped at RCVHWM, TCP filled up, libzmq's pipe filled up.
+                assert pull.statistics().queued_inbound == 5
+                assert sent < 1000
+                for i in range(sent):
+                    assert await pull.recv() == b"%d:" % i + payload
+
+
+async def test_trio_push_is_pushed_back_by_a_libzmq_pull_that_does_not_read(
+    zctx: zmq.Context[Any],
+) -> None:
+    payload = b"b" * 100_000
+    with trio.fail_after(20):
+        async with trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=5) as push:
+            with libzmq_socket(zctx, zmq.PULL, rcvhwm=5) as pull:
+                push.connect(pull.bind())
+                await wait_for_peers(push, 1)
+                sent = 0
+                with trio.move_on_after(0.5):
+                    while True:
+                        await push.send(b"%d:" % sent + payload)
+                        sent += 1
+                assert push.statistics().queued_outbound == 5  # send blocked at SNDHWM
+                assert sent < 1000
+                got = await pull.recv_many(sent)
+                assert got == [[b"%d:" % i + payload] for i in range(sent)]
