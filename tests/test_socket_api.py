@@ -265,8 +265,32 @@ async def test_invalid_options_name_the_option(
 async def test_unknown_and_unimplemented_socket_types() -> None:
     with pytest.raises(ValueError):
         trio_zmq.open_socket(99)
-    with pytest.raises(NotImplementedError, match="REQ"):
-        trio_zmq.open_socket(trio_zmq.REQ)
+    with pytest.raises(NotImplementedError, match="PUB"):
+        trio_zmq.open_socket(trio_zmq.PUB)
+
+
+async def test_type_specific_options() -> None:
+    async with trio_zmq.open_socket(
+        trio_zmq.ROUTER, router_mandatory=True, probe_router=True
+    ) as router:
+        assert router.router_mandatory is True
+        assert router.router_handover is False
+        router.router_handover = True
+        assert router.router_handover is True
+        with pytest.raises(TypeError, match="req_relaxed"):
+            router.req_relaxed = True
+        with pytest.raises(TypeError, match="router_mandatory"):
+            router.router_mandatory = 1  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="router_mandatory"):
+        trio_zmq.open_socket(trio_zmq.PUSH, router_mandatory=True)
+    with pytest.raises(TypeError, match="req_correlate"):
+        trio_zmq.open_socket(trio_zmq.DEALER, req_correlate=True)
+    # A context's type-specific defaults apply to the types that have them.
+    ctx = trio_zmq.Context(probe_router=True, req_relaxed=True)
+    async with ctx.socket(trio_zmq.DEALER) as dealer, ctx.socket(trio_zmq.REQ) as req:
+        assert dealer.probe_router is True
+        assert req.req_relaxed is True
+        assert req.probe_router is True
 
 
 async def test_context_scopes_default_options() -> None:

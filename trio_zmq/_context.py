@@ -14,7 +14,7 @@ from typing import Any, final
 import trio
 
 from . import _zmtp
-from ._options import OPTION_NAMES, make_options
+from ._options import OPTION_NAMES, TYPE_OPTIONS, make_options
 from ._patterns import PATTERNS
 from ._socket import Socket
 
@@ -89,6 +89,8 @@ class SocketManager:
         for name in options:
             if name not in OPTION_NAMES:
                 raise TypeError(f"unknown socket option {name!r}")
+            if name in TYPE_OPTIONS and name not in PATTERNS[self._type].type_options:
+                raise TypeError(f"a {self._type.name} socket has no option {name!r}")
         self._context = context
         self._options = options
         self._socket: Socket | None = None
@@ -99,9 +101,16 @@ class SocketManager:
         if self._host is not None:
             raise RuntimeError("this socket manager was already entered")
         context = self._context if self._context is not None else default_context()
-        pattern = PATTERNS[self._type]()
-        defaults: dict[str, object] = {"linger": pattern.default_linger}
-        options = make_options({**defaults, **context._defaults}, self._options)
+        pattern_type = PATTERNS[self._type]
+        defaults: dict[str, object] = {"linger": pattern_type.default_linger}
+        # A context's type-specific defaults apply to the types that have them.
+        defaults.update(
+            (name, value)
+            for name, value in context._defaults.items()
+            if name not in TYPE_OPTIONS or name in pattern_type.type_options
+        )
+        options = make_options(defaults, self._options)
+        pattern = pattern_type(options)
         # The socket's tasks live in a nursery hosted by a task of its own, so
         # the user's block never runs inside the scope that close() cancels.
         self._host = trio.open_nursery()

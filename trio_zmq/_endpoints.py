@@ -137,6 +137,8 @@ class Connecter:
                     backoff.reset()
                 if outcome is Outcome.PROTOCOL_ERROR:
                     break  # libzmq does not retry after a protocol error
+                if self.pipe.dead:
+                    break  # the pattern ended this peer (ROUTER handover)
         self._sock._connecter_finished(self)
 
     def close(self) -> None:

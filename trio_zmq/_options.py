@@ -49,6 +49,11 @@ def _maxmsgsize(value: object) -> object:
     return None if value == -1 else value  # libzmq's -1 is "no limit"
 
 
+def _bool(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not bool:
+        raise TypeError(f"option {attr.name!r} must be a bool, not {type(value).__name__}")
+
+
 def _optional_int(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         _int(inst, attr, value)
@@ -98,9 +103,24 @@ class Options:
     heartbeat_ttl: float | None = attrs.field(default=None, validator=_duration)
     #: Drop the peer if nothing comes this long after a PING (None: heartbeat_ivl).
     heartbeat_timeout: float | None = attrs.field(default=None, validator=_duration)
+    #: REQ: a new request may be sent before the reply to the last one came.
+    req_relaxed: bool = attrs.field(default=False, validator=_bool)
+    #: REQ: prefix each request with a 4-byte id and accept only replies that carry it.
+    req_correlate: bool = attrs.field(default=False, validator=_bool)
+    #: ROUTER: an unknown routing id raises HostUnreachable, a full peer blocks.
+    router_mandatory: bool = attrs.field(default=False, validator=_bool)
+    #: ROUTER: a new peer with a routing id in use takes it over.
+    router_handover: bool = attrs.field(default=False, validator=_bool)
+    #: ROUTER, DEALER, REQ: send an empty message to each new peer.
+    probe_router: bool = attrs.field(default=False, validator=_bool)
 
 
 OPTION_NAMES: frozenset[str] = frozenset(f.name for f in attrs.fields(Options))
+
+#: Options that only some socket types accept (each pattern lists its own).
+TYPE_OPTIONS: frozenset[str] = frozenset(
+    {"req_relaxed", "req_correlate", "router_mandatory", "router_handover", "probe_router"}
+)
 
 
 def make_options(defaults: dict[str, object], overrides: dict[str, object]) -> Options:

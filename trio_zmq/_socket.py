@@ -24,7 +24,7 @@ from . import _zmtp
 from ._endpoint import parse_endpoint
 from ._endpoints import BoundEndpoint, Connecter
 from ._errors import EndpointError, MultipartMessageError, OperationNotSupported
-from ._options import Options
+from ._options import TYPE_OPTIONS, Options
 from ._patterns import Pattern
 from ._peer import Outcome, PeerConnection
 from ._pipe import Pipe
@@ -105,6 +105,11 @@ class Socket(metaclass=NoPublicConstructor):
     heartbeat_ivl = _Option[float | None]()
     heartbeat_ttl = _Option[float | None]()
     heartbeat_timeout = _Option[float | None]()
+    req_relaxed = _Option[bool]()
+    req_correlate = _Option[bool]()
+    router_mandatory = _Option[bool]()
+    router_handover = _Option[bool]()
+    probe_router = _Option[bool]()
 
     def __init__(
         self,
@@ -129,6 +134,7 @@ class Socket(metaclass=NoPublicConstructor):
         self._connecters: dict[str, list[Connecter]] = {}
         self._counters = Counters()
         self._pipeset = PipeSet(pattern, options, self._counters, nursery)
+        pattern.terminate = self._terminate_pipe  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<trio_zmq.Socket {self.socket_type.name} {self._state.value}>"
@@ -363,6 +369,8 @@ class Socket(metaclass=NoPublicConstructor):
 
     def _set_option(self, name: str, value: object) -> None:
         self._check_open()
+        if name in TYPE_OPTIONS and name not in self._pattern.type_options:
+            raise TypeError(f"a {self.socket_type.name} socket has no option {name!r}")
         setattr(self._options, name, value)  # validates, or raises naming the option
         if name in ("sndhwm", "rcvhwm"):
             self._pipeset.set_hwms(self._options.sndhwm, self._options.rcvhwm)
@@ -383,7 +391,7 @@ class Socket(metaclass=NoPublicConstructor):
             bytes_sent=c.bytes_sent,
             messages_received=c.messages_received,
             bytes_received=c.bytes_received,
-            messages_dropped=c.messages_dropped,
+            messages_dropped=c.messages_dropped + self._pattern.dropped,
             handshakes=c.handshakes,
             disconnections=c.disconnections,
             protocol_errors=c.protocol_errors,
@@ -453,6 +461,9 @@ class Socket(metaclass=NoPublicConstructor):
         self._counters.peers += 1
         pipe = peer.pipe if peer.pipe is not None else self._pipeset.new_pipe(peer.endpoint)
         pipe.connected = True
+        pipe.close_connection = peer.close
+        if pipe.attached and not self._pattern.peer_ready(pipe, handshake):
+            pipe.attached = False  # e.g. a ROUTER peer with a routing id in use
         return pipe
 
     def _peer_inbound(self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool) -> None:
@@ -473,10 +484,17 @@ class Socket(metaclass=NoPublicConstructor):
         if pipe is None or not pipe.connected:
             return
         pipe.connected = False
+        pipe.close_connection = None
         self._counters.peers -= 1
         self._counters.disconnections += 1
         if peer.owns_pipe:
             self._pipeset.kill(pipe)
+
+    def _terminate_pipe(self, pipe: Pipe) -> None:
+        """A pattern ends a peer (ROUTER handover): close its connection, drop its pipe."""
+        if pipe.close_connection is not None:
+            pipe.close_connection()
+        self._pipeset.kill(pipe)
 
     def _connecter_finished(self, connecter: Connecter) -> None:
         connecters = self._connecters.get(connecter.endpoint)

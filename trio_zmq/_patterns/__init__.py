@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .._zmtp import SocketType
 from ._base import Pattern as Pattern
+from .dealer import Dealer
 from .pair import Pair
 from .pull import Pull
 from .push import Push
+from .rep import Rep
+from .req import Req
+from .router import Router
 
-PATTERNS: dict[SocketType, Callable[[], Pattern]] = {
+PATTERNS: dict[SocketType, type[Pattern]] = {
     SocketType.PAIR: Pair,
     SocketType.PULL: Pull,
     SocketType.PUSH: Push,
+    SocketType.REQ: Req,
+    SocketType.REP: Rep,
+    SocketType.DEALER: Dealer,
+    SocketType.ROUTER: Router,
 }

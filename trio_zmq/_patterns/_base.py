@@ -9,25 +9,55 @@ the pattern's state together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from .._options import Options
 from .._strategies import Message, PipeLike
-from .._zmtp import Event, SocketType
+from .._zmtp import Event, HandshakeComplete, SocketType
+
+
+def _ignore(pipe: PipeLike) -> None:
+    pass
 
 
 class Pattern:
-    """Base class: a socket type that can neither send nor receive."""
+    """Base class: a socket type that can neither send nor receive.
+
+    ``options`` is the socket's live options object (a pattern reads its
+    own options, such as ``router_mandatory``, each time it needs them).
+    """
 
     socket_type: ClassVar[SocketType]
     can_send: ClassVar[bool] = False
     can_recv: ClassVar[bool] = False
     #: libzmq's default linger for this type, in seconds (None: forever).
     default_linger: ClassVar[float | None] = None
+    #: The type-specific options this type accepts (see ``_options.TYPE_OPTIONS``).
+    type_options: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        #: Messages this pattern dropped on purpose (ROUTER to an unknown
+        #: peer, REP to a peer that is gone, stale REQ replies ...).
+        self.dropped = 0
+        #: Set by the socket: end ``pipe``'s connection and drop the pipe.
+        self.terminate: Callable[[PipeLike], None] = _ignore
 
     def attach(self, pipe: PipeLike) -> bool:
-        """A peer's pipe is ready; return False to refuse it (PAIR)."""
+        """A pipe for a peer exists; return False to refuse it (PAIR).
+
+        Bound peers' pipes are attached once their handshake is done,
+        connected peers' pipes at ``connect`` time, before any handshake.
+        """
         raise NotImplementedError
+
+    def peer_ready(self, pipe: PipeLike, handshake: HandshakeComplete) -> bool:
+        """A handshake completed on ``pipe`` (again, after a reconnection).
+
+        Return False to stop serving the pipe (ROUTER: a duplicate routing id).
+        """
+        return True
 
     def detach(self, pipe: PipeLike) -> None:
         """``pipe`` is gone (and holds no more unread messages)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._options import Options
 from .._strategies import Exclusive, Message, PipeLike
 from .._zmtp import SocketType
 from ._base import Pattern
@@ -12,7 +13,8 @@ class Pair(Pattern):
     can_send = True
     can_recv = True
 
-    def __init__(self) -> None:
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
         self._one: Exclusive[PipeLike] = Exclusive()
 
     def attach(self, pipe: PipeLike) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._options import Options
 from .._strategies import FairQueue, Message, PipeLike
 from .._zmtp import SocketType
 from ._base import Pattern
@@ -11,7 +12,8 @@ class Pull(Pattern):
     socket_type = SocketType.PULL
     can_recv = True
 
-    def __init__(self) -> None:
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
         self._fq: FairQueue[PipeLike] = FairQueue()
 
     def attach(self, pipe: PipeLike) -> bool:

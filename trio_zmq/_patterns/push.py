@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._options import Options
 from .._strategies import LoadBalancer, Message, PipeLike
 from .._zmtp import SocketType
 from ._base import Pattern
@@ -11,7 +12,8 @@ class Push(Pattern):
     socket_type = SocketType.PUSH
     can_send = True
 
-    def __init__(self) -> None:
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
         self._lb: LoadBalancer[PipeLike] = LoadBalancer()
 
     def attach(self, pipe: PipeLike) -> bool:

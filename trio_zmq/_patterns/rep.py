@@ -1,0 +1,90 @@
+"""REP (RFC 28; libzmq's rep.cpp): fair-queued requests, each answered on its own path.
+
+``recv`` takes a request, keeps its envelope (every frame up to and
+including the first empty one, which must not be the last) and the pipe it
+came from, and returns the body; a request without an envelope is dropped
+and counted. ``send`` puts the envelope back in front of the reply and
+writes it to that pipe; it never blocks: if the peer is gone or full, the
+reply is dropped and counted (libzmq's router semantics). The two must
+alternate (``SocketStateError``).
+"""
+
+from __future__ import annotations
+
+from .._errors import SocketStateError
+from .._options import Options
+from .._strategies import FairQueue, Message, PipeLike
+from .._zmtp import SocketType
+from ._base import Pattern
+
+
+def _delimiter(msg: Message) -> int:
+    """Index of the first empty frame, if a body follows it; else -1."""
+    for i in range(len(msg) - 1):
+        if not msg[i]:
+            return i
+    return -1
+
+
+class Rep(Pattern):
+    socket_type = SocketType.REP
+    can_send = True
+    can_recv = True
+
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+        self._fq: FairQueue[PipeLike] = FairQueue()
+        self._replying = False
+        self._reply_pipe: PipeLike | None = None
+        self._envelope: Message = []
+
+    def attach(self, pipe: PipeLike) -> bool:
+        self._fq.attach(pipe)
+        return True
+
+    def detach(self, pipe: PipeLike) -> None:
+        self._fq.detach(pipe)
+        if pipe is self._reply_pipe:
+            self._reply_pipe = None  # the reply will be dropped
+
+    def pipe_readable(self, pipe: PipeLike) -> None:
+        self._fq.activate(pipe)
+
+    def peek(self) -> Message | None:
+        return self._next(consume=False)
+
+    def recv(self) -> Message | None:
+        return self._next(consume=True)
+
+    def _next(self, *, consume: bool) -> Message | None:
+        if self._replying:
+            raise SocketStateError("a REP socket must send its reply before receiving again")
+        while True:
+            found = self._fq.peek()
+            if found is None:
+                return None
+            pipe, msg = found
+            split = _delimiter(msg)
+            if split < 0:
+                self._fq.recv()  # no envelope: dropped, as libzmq does
+                self.dropped += 1
+                continue
+            if consume:
+                self._fq.recv()
+                self._replying = True
+                self._reply_pipe = pipe
+                self._envelope = msg[: split + 1]
+            return msg[split + 1 :]
+
+    def send(self, msg: Message) -> bool:
+        if not self._replying:
+            raise SocketStateError("a REP socket must receive a request before replying")
+        pipe = self._reply_pipe
+        if pipe is not None and pipe.can_write():
+            pipe.write(self._envelope + msg)
+        else:
+            self.dropped += 1
+        self._replying = False
+        self._reply_pipe = None
+        self._envelope = []
+        return True
