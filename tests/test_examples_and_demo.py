@@ -51,7 +51,9 @@ def test_demo_runs_and_reports_every_pattern() -> None:
     assert "30 round trips" in out
     assert "echoed back intact" in out
     assert "of" in out and "received" in out
-    assert "PUSH, PULL, PAIR" in out
+    assert "30 requests answered" in out
+    assert "28 requests, each reply back at its client" in out
+    assert "PUSH, PULL, PAIR, REQ, REP, DEALER, ROUTER" in out
 
 
 def test_cli_version() -> None:

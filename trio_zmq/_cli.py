@@ -102,6 +102,68 @@ async def demo_pair(round_trips: int) -> None:
     _say("          multipart [0 B, 255 B, 64 KiB, 1 MiB] echoed back intact")
 
 
+async def demo_request_reply(round_trips: int) -> None:
+    """REQ/REP round trips, then clients and workers through a ROUTER/DEALER broker."""
+    _say("reqrep    REQ <-> REP, over tcp")
+    async with (
+        trio_zmq.open_socket(trio_zmq.REP) as server,
+        trio_zmq.open_socket(trio_zmq.REQ) as client,
+    ):
+        client.connect(await server.bind(LOOPBACK))
+        times = []
+        for i in range(round_trips):
+            start = trio.current_time()
+            await client.send(b"request %d" % i)
+            await server.send(await server.recv() + b" answered")
+            assert await client.recv() == b"request %d answered" % i
+            times.append(trio.current_time() - start)
+    _say(
+        f"          {round_trips} requests answered, median {statistics.median(times) * 1e6:.0f} us"
+    )
+
+    _say("broker    4 x REQ -> ROUTER | broker | DEALER -> 2 x REP, over tcp")
+    served: Counter[str] = Counter()
+    async with (
+        trio_zmq.open_socket(trio_zmq.ROUTER) as frontend,
+        trio_zmq.open_socket(trio_zmq.DEALER) as backend,
+        trio.open_nursery() as nursery,
+    ):
+        frontend_endpoint = await frontend.bind(LOOPBACK)
+        backend_endpoint = await backend.bind(LOOPBACK)
+
+        async def forward(source: trio_zmq.Socket, destination: trio_zmq.Socket) -> None:
+            async for message in source:
+                await destination.send_multipart(message)
+
+        async def worker(name: str) -> None:
+            async with trio_zmq.open_socket(trio_zmq.REP) as rep:
+                rep.connect(backend_endpoint)
+                async for (request,) in rep:
+                    await rep.send(request + b"|" + name.encode())
+
+        async def client(name: str) -> None:
+            async with trio_zmq.open_socket(trio_zmq.REQ) as req:
+                req.connect(frontend_endpoint)
+                for i in range(round_trips // 4):
+                    await req.send(b"%s %d" % (name.encode(), i))
+                    request, worker_name = (await req.recv()).split(b"|")
+                    assert request == b"%s %d" % (name.encode(), i)  # each reply finds its client
+                    served[worker_name.decode()] += 1
+
+        nursery.start_soon(forward, frontend, backend)
+        nursery.start_soon(forward, backend, frontend)
+        for w in range(2):
+            nursery.start_soon(worker, f"worker-{w}")
+        while backend.statistics().peers < 2:  # noqa: ASYNC110 - no monitor yet
+            await trio.sleep(0.001)
+        async with trio.open_nursery() as clients:
+            for c in range(4):
+                clients.start_soon(client, f"client-{c}")
+        nursery.cancel_scope.cancel()
+    shares = ", ".join(f"{name} {count}" for name, count in sorted(served.items()))
+    _say(f"          {sum(served.values())} requests, each reply back at its client; {shares}")
+
+
 async def demo_backpressure() -> None:
     """A PUSH whose peer does not read fills up to its high-water marks, then waits."""
     _say("hwm       PUSH (sndhwm=10) -> PULL (rcvhwm=10) that does not read")
@@ -128,9 +190,10 @@ async def run_demo(messages: int) -> None:
     _say()
     await demo_pipeline(messages, workers=3)
     await demo_pair(max(1, messages // 10))
+    await demo_request_reply(max(4, messages // 10))
     await demo_backpressure()
     _say()
-    _say("every pattern built so far works: PUSH, PULL, PAIR")
+    _say("every pattern built so far works: PUSH, PULL, PAIR, REQ, REP, DEALER, ROUTER")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
