@@ -135,13 +135,13 @@ async def demo_request_reply(round_trips: int) -> None:
             async for message in source:
                 await destination.send_multipart(message)
 
-        async def worker(name: str) -> None:
+        async def run_worker(name: str) -> None:
             async with trio_zmq.open_socket(trio_zmq.REP) as rep:
                 rep.connect(backend_endpoint)
                 async for (request,) in rep:
                     await rep.send(request + b"|" + name.encode())
 
-        async def client(name: str) -> None:
+        async def run_client(name: str) -> None:
             async with trio_zmq.open_socket(trio_zmq.REQ) as req:
                 req.connect(frontend_endpoint)
                 for i in range(round_trips // 4):
@@ -153,12 +153,12 @@ async def demo_request_reply(round_trips: int) -> None:
         nursery.start_soon(forward, frontend, backend)
         nursery.start_soon(forward, backend, frontend)
         for w in range(2):
-            nursery.start_soon(worker, f"worker-{w}")
+            nursery.start_soon(run_worker, f"worker-{w}")
         while backend.statistics().peers < 2:  # noqa: ASYNC110 - no monitor yet
             await trio.sleep(0.001)
         async with trio.open_nursery() as clients:
             for c in range(4):
-                clients.start_soon(client, f"client-{c}")
+                clients.start_soon(run_client, f"client-{c}")
         nursery.cancel_scope.cancel()
     shares = ", ".join(f"{name} {count}" for name, count in sorted(served.items()))
     _say(f"          {sum(served.values())} requests, each reply back at its client; {shares}")
