@@ -239,6 +239,7 @@ class Socket(metaclass=NoPublicConstructor):
     def _send_message(self, msg: Message) -> None:
         if not self._pattern.send(msg):
             raise trio.WouldBlock
+        self._pipeset.detach_drained()  # REQ drops old replies when it sends
         counters = self._counters
         counters.messages_sent += 1
         counters.bytes_sent += sum(map(len, msg))

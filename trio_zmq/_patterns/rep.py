@@ -1,5 +1,9 @@
 """REP (RFC 28; libzmq's rep.cpp): fair-queued requests, each answered on its own path.
 
+Like libzmq's REP, which is built on its ROUTER, a peer that announces a
+routing id another peer already uses is left unserved (connected, but its
+requests never arrive).
+
 ``recv`` takes a request, keeps its envelope (every frame up to and
 including the first empty one, which must not be the last) and the pipe it
 came from, and returns the body; a request without an envelope is dropped
@@ -14,7 +18,7 @@ from __future__ import annotations
 from .._errors import SocketStateError
 from .._options import Options
 from .._strategies import FairQueue, Message, PipeLike
-from .._zmtp import SocketType
+from .._zmtp import HandshakeComplete, SocketType
 from ._base import Pattern
 
 
@@ -34,6 +38,7 @@ class Rep(Pattern):
     def __init__(self, options: Options) -> None:
         super().__init__(options)
         self._fq: FairQueue[PipeLike] = FairQueue()
+        self._routing_ids: dict[bytes, PipeLike] = {}  # the ids peers announced
         self._replying = False
         self._reply_pipe: PipeLike | None = None
         self._envelope: Message = []
@@ -42,8 +47,20 @@ class Rep(Pattern):
         self._fq.attach(pipe)
         return True
 
+    def peer_ready(self, pipe: PipeLike, handshake: HandshakeComplete) -> bool:
+        routing_id = handshake.peer_routing_id
+        if routing_id:
+            holder = self._routing_ids.setdefault(routing_id, pipe)
+            if holder is not pipe:
+                self._fq.detach(pipe)  # a duplicate: left unserved, as libzmq does
+                return False
+        return True
+
     def detach(self, pipe: PipeLike) -> None:
         self._fq.detach(pipe)
+        for routing_id, holder in list(self._routing_ids.items()):
+            if holder is pipe:
+                del self._routing_ids[routing_id]
         if pipe is self._reply_pipe:
             self._reply_pipe = None  # the reply will be dropped
 
