@@ -32,6 +32,7 @@ class FakePipe:
 
     def __init__(self, name: int, capacity: int | None = None) -> None:
         self.name = name
+        self.dead = False
         self.capacity = capacity
         self.out: list[Message] = []
         self.inbox: deque[Message] = deque()

@@ -23,7 +23,6 @@ back on the sender) until the application has read the queue down to half.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import Protocol, final
 
 from trio.lowlevel import ParkingLot
@@ -65,7 +64,6 @@ class Pipe:
         "_reader_lot",
         "_writer_lot",
         "attached",
-        "close_connection",
         "connected",
         "dead",
         "endpoint",
@@ -87,8 +85,6 @@ class Pipe:
         self.attached = False
         #: A connection with a completed handshake is serving this pipe.
         self.connected = False
-        #: Ends the connection serving this pipe, while there is one.
-        self.close_connection: Callable[[], None] | None = None
         #: The peer is gone for good; nothing more can be written.
         self.dead = False
 

@@ -462,7 +462,6 @@ class Socket(metaclass=NoPublicConstructor):
         self._counters.peers += 1
         pipe = peer.pipe if peer.pipe is not None else self._pipeset.new_pipe(peer.endpoint)
         pipe.connected = True
-        pipe.close_connection = peer.close
         if pipe.attached and not self._pattern.peer_ready(pipe, handshake):
             pipe.attached = False  # e.g. a ROUTER peer with a routing id in use
         return pipe
@@ -485,17 +484,18 @@ class Socket(metaclass=NoPublicConstructor):
         if pipe is None or not pipe.connected:
             return
         pipe.connected = False
-        pipe.close_connection = None
         self._counters.peers -= 1
         self._counters.disconnections += 1
         if peer.owns_pipe:
             self._pipeset.kill(pipe)
 
     def _terminate_pipe(self, pipe: Pipe) -> None:
-        """A pattern ends a peer (ROUTER handover): close its connection, drop its pipe."""
-        if pipe.close_connection is not None:
-            pipe.close_connection()
-        self._pipeset.kill(pipe)
+        """A pattern ends a peer (ROUTER handover): its pipe goes, its connection stays.
+
+        As in libzmq, the connection is not closed (the peer would reconnect
+        and take its routing id back): nothing passes through it any more.
+        """
+        self._pipeset.kill(pipe, discard_inbound=True)
 
     def _connecter_finished(self, connecter: Connecter) -> None:
         connecters = self._connecters.get(connecter.endpoint)

@@ -25,6 +25,8 @@ class SocketStatistics:
     queued_outbound: int
     #: Messages received from peers, not yet returned by ``recv``.
     queued_inbound: int
+    #: Messages ``send`` accepted (a ROUTER's message to an unknown peer counts
+    #: here and in ``messages_dropped``).
     messages_sent: int
     bytes_sent: int
     messages_received: int

@@ -41,7 +41,8 @@ class Pattern:
         #: Messages this pattern dropped on purpose (ROUTER to an unknown
         #: peer, REP to a peer that is gone, stale REQ replies ...).
         self.dropped = 0
-        #: Set by the socket: end ``pipe``'s connection and drop the pipe.
+        #: Set by the socket: end ``pipe`` (drop what it holds; its connection,
+        #: if any, stays open with nothing passing, as libzmq does).
         self.terminate: Callable[[PipeLike], None] = _ignore
 
     def attach(self, pipe: PipeLike) -> bool:

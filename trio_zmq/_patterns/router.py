@@ -5,8 +5,11 @@
   counter (big-endian) that starts at a random value, as libzmq does. A
   connection that reconnects keeps its id.
 * A second peer with an id in use is left unidentified (connected, but
-  nothing passes), unless ``router_handover``: then the old peer is renamed
-  with a fresh id and disconnected, and the new one takes the id over.
+  nothing passes), unless ``router_handover``: then the new one takes the id
+  over, and the old one is renamed with a fresh id and its pipe ended (its
+  unread messages dropped); as in libzmq its connection stays open but
+  nothing passes through it any more, so it does not reconnect and take the
+  id back.
 * ``recv`` returns ``[routing id, *frames]``, fair-queued over the peers.
 * ``send`` takes ``[routing id, *frames]``; an unknown id or a full peer
   drops the message silently (counted), unless ``router_mandatory``: then an
@@ -82,7 +85,7 @@ class Router(Pattern):
             self.dropped += 1  # a routing id with no message after it
             return True
         pipe = self._by_id.get(msg[0])
-        if pipe is None:
+        if pipe is None or pipe.dead:  # gone, even if its last messages are still unread
             if self.options.router_mandatory:
                 raise HostUnreachable(f"no peer has the routing id {msg[0]!r}")
             self.dropped += 1

@@ -10,6 +10,9 @@ Message = list[bytes]
 class PipeLike(Protocol):
     """The synchronous face of a pipe (``trio_zmq._pipe.Pipe``)."""
 
+    #: The peer is gone for good (its unread messages may still be readable).
+    dead: bool
+
     def can_write(self) -> bool:
         """Whether a message can be queued now (the pipe is alive and below SNDHWM)."""
         ...
