@@ -30,9 +30,14 @@ from trio_zmq._strategies._active_set import ActiveSet
 class FakePipe:
     """A PipeLike with an outbound capacity (None: unlimited) and an inbound queue."""
 
+    def queue_subscription(self, topic: bytes, subscribe: bool) -> None:
+        raise AssertionError("strategies never subscribe")
+
     def __init__(self, name: int, capacity: int | None = None) -> None:
         self.name = name
         self.dead = False
+        self.dropped = 0
+        self.subscriptions: list[tuple[bytes, bool]] = []
         self.capacity = capacity
         self.out: list[Message] = []
         self.inbox: deque[Message] = deque()

@@ -92,3 +92,39 @@ def test_match_walks_only_the_topic() -> None:
     assert trie.match(b"topic/00042/more") == {42, -1}
     assert trie.match(b"other") == {-1}
     assert len(trie) == 10_001
+
+
+class SetTrieMachine(RuleBasedStateMachine):
+    """``counted=False``: a subscriber is in a topic's set or not (libzmq's XPUB side)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trie: PrefixTrie[str] = PrefixTrie(counted=False)
+        self.oracle: set[tuple[bytes, str]] = set()
+
+    @rule(topic=topics, sub=subscribers)
+    def add(self, topic: bytes, sub: str) -> None:
+        first = not any(t == topic for t, _ in self.oracle)
+        assert self.trie.add(topic, sub) == first
+        self.oracle.add((topic, sub))
+
+    @rule(topic=topics, sub=subscribers)
+    def remove(self, topic: bytes, sub: str) -> None:
+        result = self.trie.remove(topic, sub)
+        if (topic, sub) not in self.oracle:
+            assert result is None
+            return
+        self.oracle.discard((topic, sub))
+        assert result == (not any(t == topic for t, _ in self.oracle))
+
+    @rule(topic=st.binary(max_size=8).map(lambda b: bytes(c % 3 + 97 for c in b)))
+    def match(self, topic: bytes) -> None:
+        assert self.trie.match(topic) == {s for t, s in self.oracle if topic.startswith(t)}
+
+    @invariant()
+    def counts_are_one(self) -> None:
+        for _topic, subs in self.trie.topics():
+            assert set(subs.values()) <= {1}
+
+
+TestSetTrie = SetTrieMachine.TestCase

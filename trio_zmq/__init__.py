@@ -10,6 +10,7 @@ from ._errors import OperationNotSupported as OperationNotSupported
 from ._errors import SocketStateError as SocketStateError
 from ._errors import ZMQError as ZMQError
 from ._socket import Socket as Socket
+from ._stats import PeerStatistics as PeerStatistics
 from ._stats import SocketStatistics as SocketStatistics
 from ._util import fixup_module_metadata as _fixup_module_metadata
 from ._zmtp import SocketType as SocketType

@@ -54,13 +54,35 @@ def _bool(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
         raise TypeError(f"option {attr.name!r} must be a bool, not {type(value).__name__}")
 
 
+def _as_bytes(value: object) -> object:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def _topics(value: object) -> object:
+    if isinstance(value, bytes | str):
+        value = (value,)
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(_as_bytes(v) for v in value)
+    return value
+
+
+def _check_topics(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not tuple or not all(type(v) is bytes for v in value):
+        raise TypeError(f"option {attr.name!r} takes a topic (bytes or str) or a list of them")
+
+
+def _optional_bytes(value: object) -> object:
+    return _as_bytes(value)
+
+
+def _check_optional_bytes(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and type(value) is not bytes:
+        raise TypeError(f"option {attr.name!r} must be bytes, str or None")
+
+
 def _optional_int(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         _int(inst, attr, value)
-
-
-def _routing_id(value: object) -> object:
-    return value.encode("utf-8") if isinstance(value, str) else value
 
 
 def _check_routing_id(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
@@ -84,7 +106,7 @@ class Options:
     #: How long ``aclose()`` keeps sending queued messages (None: until done).
     linger: float | None = attrs.field(default=None, validator=_duration)
     #: Our identity, sent in READY by REQ, DEALER and ROUTER.
-    routing_id: bytes = attrs.field(default=b"", converter=_routing_id, validator=_check_routing_id)
+    routing_id: bytes = attrs.field(default=b"", converter=_as_bytes, validator=_check_routing_id)
     #: First wait before reconnecting (-1 or None: never reconnect).
     reconnect_ivl: float | None = attrs.field(
         default=0.1, converter=_never_if_minus_one, validator=_reconnect_ivl
@@ -113,13 +135,41 @@ class Options:
     router_handover: bool = attrs.field(default=False, validator=_bool)
     #: ROUTER, DEALER, REQ: send an empty message to each new peer.
     probe_router: bool = attrs.field(default=False, validator=_bool)
+    #: SUB: topics subscribed from the start (an open_socket keyword only).
+    subscribe: tuple[bytes, ...] = attrs.field(
+        default=(), converter=_topics, validator=_check_topics
+    )
+    #: XPUB: pass every subscribe to the application, duplicates included.
+    xpub_verbose: bool = attrs.field(default=False, validator=_bool)
+    #: XPUB: pass every subscribe and every unsubscribe.
+    xpub_verboser: bool = attrs.field(default=False, validator=_bool)
+    #: XPUB: the application decides the subscriptions (Socket.subscribe).
+    xpub_manual: bool = attrs.field(default=False, validator=_bool)
+    #: XPUB: a message sent to each new peer first.
+    xpub_welcome_msg: bytes | None = attrs.field(
+        default=None, converter=_optional_bytes, validator=_check_optional_bytes
+    )
+    #: XPUB: wait for a full subscriber instead of dropping for it.
+    xpub_nodrop: bool = attrs.field(default=False, validator=_bool)
 
 
 OPTION_NAMES: frozenset[str] = frozenset(f.name for f in attrs.fields(Options))
 
 #: Options that only some socket types accept (each pattern lists its own).
 TYPE_OPTIONS: frozenset[str] = frozenset(
-    {"req_relaxed", "req_correlate", "router_mandatory", "router_handover", "probe_router"}
+    {
+        "req_relaxed",
+        "req_correlate",
+        "router_mandatory",
+        "router_handover",
+        "probe_router",
+        "subscribe",
+        "xpub_verbose",
+        "xpub_verboser",
+        "xpub_manual",
+        "xpub_welcome_msg",
+        "xpub_nodrop",
+    }
 )
 
 

@@ -66,9 +66,11 @@ class Pipe:
         "attached",
         "connected",
         "dead",
+        "dropped",
         "endpoint",
         "rcvhwm",
         "sndhwm",
+        "subscriptions",
     )
 
     def __init__(self, owner: PipeOwner, *, sndhwm: int, rcvhwm: int, endpoint: str) -> None:
@@ -87,6 +89,11 @@ class Pipe:
         self.connected = False
         #: The peer is gone for good; nothing more can be written.
         self.dead = False
+        #: Messages dropped on this pipe's way (PUB to a full subscriber ...).
+        self.dropped = 0
+        #: Subscriptions (topic, subscribe?) for the peer, sent before the next
+        #: batch of messages, as commands or messages as the peer speaks.
+        self.subscriptions: list[tuple[bytes, bool]] = []
 
     def __repr__(self) -> str:
         return f"<Pipe {self.endpoint} out={len(self._out)} in={len(self._in)}>"
@@ -183,6 +190,15 @@ class Pipe:
     async def wait_outbound(self) -> None:
         """Park the writer until a message is queued or ``wake_writer`` is called."""
         await self._writer_lot.park()
+
+    def queue_subscription(self, topic: bytes, subscribe: bool) -> None:
+        """Queue a SUBSCRIBE (or CANCEL) for the peer (SUB, XSUB)."""
+        self.subscriptions.append((topic, subscribe))
+        self.wake_writer()
+
+    def take_subscriptions(self) -> list[tuple[bytes, bool]]:
+        subscriptions, self.subscriptions = self.subscriptions, []
+        return subscriptions
 
     def wake_writer(self) -> None:
         """Wake the writer (it has commands to send, e.g. a PONG)."""

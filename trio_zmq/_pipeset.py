@@ -18,7 +18,7 @@ from trio.lowlevel import ParkingLot
 from ._options import Options
 from ._patterns import Pattern
 from ._pipe import Pipe
-from ._stats import Counters
+from ._stats import Counters, PeerStatistics
 
 
 class PipeSet:
@@ -116,6 +116,23 @@ class PipeSet:
 
     def queued_inbound(self) -> int:
         return sum(p.queued_inbound for p in self.pipes)
+
+    def details(self) -> tuple[PeerStatistics, ...]:
+        """One entry per pipe, for ``statistics().peer_details``."""
+        return tuple(
+            PeerStatistics(
+                endpoint=p.endpoint,
+                connected=p.connected,
+                queued_outbound=p.queued_outbound,
+                queued_inbound=p.queued_inbound,
+                messages_dropped=p.dropped,
+            )
+            for p in self.pipes
+        )
+
+    def wake_receivers(self) -> None:
+        if self.recv_lot:
+            self.recv_lot.unpark_all()
 
     def set_hwms(self, sndhwm: int, rcvhwm: int) -> None:
         """Apply changed high-water marks to every pipe (as libzmq does)."""

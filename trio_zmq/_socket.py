@@ -78,6 +78,14 @@ def _as_message(frames: Iterable[Frame]) -> Message:
     return msg  # type: ignore[return-value]
 
 
+def _as_topic(topic: object) -> bytes:
+    if isinstance(topic, str):
+        return topic.encode("utf-8")
+    if isinstance(topic, bytes | bytearray | memoryview):
+        return bytes(topic)
+    raise TypeError(f"a topic must be bytes or str, not {type(topic).__name__}")
+
+
 def _as_frame(frame: object) -> bytes:
     if isinstance(frame, bytes | bytearray | memoryview):
         return bytes(frame)  # a copy: the caller may change its buffer after send
@@ -110,6 +118,11 @@ class Socket(metaclass=NoPublicConstructor):
     router_mandatory = _Option[bool]()
     router_handover = _Option[bool]()
     probe_router = _Option[bool]()
+    xpub_verbose = _Option[bool]()
+    xpub_verboser = _Option[bool]()
+    xpub_manual = _Option[bool]()
+    xpub_welcome_msg = _Option[bytes | None]()
+    xpub_nodrop = _Option[bool]()
 
     def __init__(
         self,
@@ -135,6 +148,7 @@ class Socket(metaclass=NoPublicConstructor):
         self._counters = Counters()
         self._pipeset = PipeSet(pattern, options, self._counters, nursery)
         pattern.terminate = self._terminate_pipe  # type: ignore[assignment]
+        pattern.wake_receivers = self._pipeset.wake_receivers
 
     def __repr__(self) -> str:
         return f"<trio_zmq.Socket {self.socket_type.name} {self._state.value}>"
@@ -350,6 +364,24 @@ class Socket(metaclass=NoPublicConstructor):
             except trio.WouldBlock:
                 pass
 
+    # --- subscriptions -----------------------------------------------------
+
+    def subscribe(self, topic: bytes | str) -> None:
+        """Subscribe to messages whose first frame starts with ``topic`` (SUB, XSUB).
+
+        ``b""`` subscribes to everything; a ``str`` is UTF-8 encoded.
+        Subscriptions are counted: two subscribes need two unsubscribes.
+        On an XPUB with ``xpub_manual``, subscribes the peer whose
+        subscription was received last. Not a checkpoint; never blocks.
+        """
+        self._check_open()
+        self._pattern.subscribe(_as_topic(topic))
+
+    def unsubscribe(self, topic: bytes | str) -> None:
+        """Undo one :meth:`subscribe` of ``topic``. Not a checkpoint; never blocks."""
+        self._check_open()
+        self._pattern.unsubscribe(_as_topic(topic))
+
     # --- state checks --------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -398,6 +430,7 @@ class Socket(metaclass=NoPublicConstructor):
             protocol_errors=c.protocol_errors,
             handshake_timeouts=c.handshake_timeouts,
             heartbeat_timeouts=c.heartbeat_timeouts,
+            peer_details=self._pipeset.details(),
         )
 
     # --- closing -----------------------------------------------------------

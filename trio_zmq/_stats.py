@@ -8,6 +8,20 @@ from ._zmtp import SocketType
 
 
 @attrs.frozen
+class PeerStatistics:
+    """One peer's queues and drops, within ``SocketStatistics.peer_details``."""
+
+    #: The endpoint it was connected to, or the bound endpoint it came through.
+    endpoint: str
+    #: Whether a connection with a completed handshake serves it now.
+    connected: bool
+    queued_outbound: int
+    queued_inbound: int
+    #: Messages that peer missed (PUB, XPUB, XSUB: its queue was full).
+    messages_dropped: int
+
+
+@attrs.frozen
 class SocketStatistics:
     """A snapshot of a socket's state and counters (immutable).
 
@@ -43,6 +57,8 @@ class SocketStatistics:
     #: Connections dropped because nothing came in time after a PING, or
     #: within the TTL of the peer's PING.
     heartbeat_timeouts: int
+    #: One entry per peer (a connected endpoint counts while it reconnects).
+    peer_details: tuple[PeerStatistics, ...] = ()
 
 
 @attrs.define(slots=True)

@@ -12,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from .._errors import OperationNotSupported
 from .._options import Options
 from .._strategies import Message, PipeLike
 from .._zmtp import Event, HandshakeComplete, SocketType
 
 
 def _ignore(pipe: PipeLike) -> None:
+    pass
+
+
+def _nothing() -> None:
     pass
 
 
@@ -44,6 +49,9 @@ class Pattern:
         #: Set by the socket: end ``pipe`` (drop what it holds; its connection,
         #: if any, stays open with nothing passing, as libzmq does).
         self.terminate: Callable[[PipeLike], None] = _ignore
+        #: Set by the socket: a message became available outside any pipe
+        #: (XPUB's subscriptions); wake the tasks waiting in ``recv``.
+        self.wake_receivers: Callable[[], None] = _nothing
 
     def attach(self, pipe: PipeLike) -> bool:
         """A pipe for a peer exists; return False to refuse it (PAIR).
@@ -81,6 +89,14 @@ class Pattern:
     def recv(self) -> Message | None:
         """Take the next message, or return None if there is none."""
         raise NotImplementedError
+
+    def subscribe(self, topic: bytes) -> None:
+        """``Socket.subscribe``: only the publish-subscribe types have it."""
+        raise OperationNotSupported(f"a {self.socket_type.name} socket cannot subscribe")
+
+    def unsubscribe(self, topic: bytes) -> None:
+        """``Socket.unsubscribe``: only the publish-subscribe types have it."""
+        raise OperationNotSupported(f"a {self.socket_type.name} socket cannot unsubscribe")
 
     def process_inbound(self, pipe: PipeLike, events: Sequence[Event], only_messages: bool) -> int:
         """Handle what a peer's reader decoded; return how many messages were dropped.

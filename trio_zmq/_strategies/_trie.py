@@ -6,6 +6,11 @@ Subscriptions are counted per subscriber (subscribing twice needs two
 unsubscribes, RFC 29), and a subscriber's subscriptions can be removed all
 at once when it goes away.
 
+With ``counted=False`` a subscriber is in a topic's set or not: subscribing
+twice changes nothing and one cancel removes it. That is how a publisher
+(libzmq's XPUB mtrie) keeps its peers' subscriptions: the counting happens
+on the subscriber's side, which sends its last CANCEL only.
+
 The trie is a radix tree: each edge carries a run of bytes, so it holds
 about two nodes per distinct subscription whatever their lengths, and a
 match walks only the bytes of the topic being matched: its cost grows with
@@ -15,10 +20,10 @@ of subscribers once per message.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-V = TypeVar("V", bound=Hashable)
+V = TypeVar("V")  # used as dict keys: must be hashable
 
 
 class _Node(Generic[V]):
@@ -34,9 +39,10 @@ class _Node(Generic[V]):
 class PrefixTrie(Generic[V]):
     """Topics (byte prefixes) mapped to refcounted subscribers."""
 
-    __slots__ = ("_by_value", "_root")
+    __slots__ = ("_by_value", "_counted", "_root")
 
-    def __init__(self) -> None:
+    def __init__(self, *, counted: bool = True) -> None:
+        self._counted = counted
         self._root: _Node[V] = _Node()
         self._by_value: dict[V, dict[bytes, int]] = {}  # for remove_all
 
@@ -45,6 +51,8 @@ class PrefixTrie(Generic[V]):
         node = self._find(topic, create=True)
         assert node is not None
         first = not node.values
+        if value in node.values and not self._counted:
+            return False
         node.values[value] = node.values.get(value, 0) + 1
         topics = self._by_value.setdefault(value, {})
         topics[topic] = topics.get(topic, 0) + 1
@@ -63,7 +71,7 @@ class PrefixTrie(Generic[V]):
         count = node.values.get(value)
         if count is None:
             return None
-        if count > 1 and not every:
+        if count > 1 and not every:  # (never more than 1 unless counted)
             node.values[value] = count - 1
             self._by_value[value][topic] -= 1
         else:

@@ -12,6 +12,10 @@ class PipeLike(Protocol):
 
     #: The peer is gone for good (its unread messages may still be readable).
     dead: bool
+    #: Messages dropped on this pipe's way (counted per peer in statistics).
+    dropped: int
+    #: Subscriptions waiting to go to the peer (SUB, XSUB).
+    subscriptions: list[tuple[bytes, bool]]
 
     def can_write(self) -> bool:
         """Whether a message can be queued now (the pipe is alive and below SNDHWM)."""
@@ -31,6 +35,10 @@ class PipeLike(Protocol):
 
     def deliver(self, msgs: list[Message]) -> None:
         """Queue messages that arrived from the peer, for ``read``."""
+        ...
+
+    def queue_subscription(self, topic: bytes, subscribe: bool) -> None:
+        """Queue a SUBSCRIBE (or CANCEL) for the peer."""
         ...
 
 

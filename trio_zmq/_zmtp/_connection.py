@@ -278,6 +278,18 @@ class Connection:
         else:
             self._outbox.append(encode_command(body))
 
+    def queue_subscription(self, topic: bytes, *, subscribe: bool) -> None:
+        """Queue a subscription (or a cancel) in the form the peer speaks.
+
+        ZMTP 3.1 peers get a SUBSCRIBE/CANCEL command; 3.0 peers a message of
+        one frame starting with 0x01/0x00, as libzmq sends them (digest 1.10).
+        """
+        self._require_traffic()
+        if self.peer_version is not None and self.peer_version >= (3, 1):
+            self._queue_command(cmd.command_body(cmd.SUBSCRIBE if subscribe else cmd.CANCEL, topic))
+        else:
+            self._outbox += encode_messages([[(b"\x01" if subscribe else b"\x00") + topic]])
+
     def send_ping(self, ttl: float, context: bytes = b"") -> None:
         """Queue a PING (heartbeat); ``ttl`` in seconds."""
         self._require_traffic()
