@@ -9,6 +9,7 @@ from ._errors import MultipartMessageError as MultipartMessageError
 from ._errors import OperationNotSupported as OperationNotSupported
 from ._errors import SocketStateError as SocketStateError
 from ._errors import ZMQError as ZMQError
+from ._proxy import proxy as proxy
 from ._socket import Socket as Socket
 from ._stats import PeerStatistics as PeerStatistics
 from ._stats import SocketStatistics as SocketStatistics
