@@ -1,0 +1,1 @@
+"""Benchmarks: trio_zmq side by side with pyzmq, in one run, as ratios."""
