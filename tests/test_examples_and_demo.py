@@ -53,7 +53,11 @@ def test_demo_runs_and_reports_every_pattern() -> None:
     assert "of" in out and "received" in out
     assert "30 requests answered" in out
     assert "28 requests, each reply back at its client" in out
-    assert "PUSH, PULL, PAIR, REQ, REP, DEALER, ROUTER" in out
+    assert (
+        "90 updates published; each SUB got its topics only: weather 30, news 30, everything 90"
+        in out
+    )
+    assert "PUSH, PULL, PAIR, REQ, REP, DEALER, ROUTER, PUB, SUB, XPUB, XSUB" in out
 
 
 def test_cli_version() -> None:

@@ -164,6 +164,54 @@ async def demo_request_reply(round_trips: int) -> None:
     _say(f"          {sum(served.values())} requests, each reply back at its client; {shares}")
 
 
+async def demo_pubsub(updates: int) -> None:
+    """PUB fans out by topic; an XSUB/XPUB forwarder passes subscriptions up."""
+    _say("pubsub    PUB -> XSUB | forwarder | XPUB -> 3 x SUB, over tcp")
+    topics = [b"weather.", b"news.", b"sports."]
+    wanted = {"weather": b"weather.", "news": b"news.", "everything": b""}
+    got: Counter[str] = Counter()
+    async with (
+        trio_zmq.open_socket(trio_zmq.PUB) as publisher,
+        trio_zmq.open_socket(trio_zmq.XSUB) as upstream,
+        trio_zmq.open_socket(trio_zmq.XPUB) as downstream,
+        trio.open_nursery() as nursery,
+    ):
+        upstream.connect(await publisher.bind(LOOPBACK))
+        endpoint = await downstream.bind(LOOPBACK)
+        nursery.start_soon(trio_zmq.proxy, upstream, downstream)
+        heard: dict[str, trio.Event] = {name: trio.Event() for name in wanted}
+
+        async def subscriber(name: str) -> None:
+            prefix = wanted[name]
+            async with trio_zmq.open_socket(
+                trio_zmq.SUB, subscribe=[prefix, b"probe", b"end"]
+            ) as sub:
+                sub.connect(endpoint)
+                async for topic, _body in sub:
+                    if topic == b"end":
+                        return
+                    if topic == b"probe":
+                        heard[name].set()
+                        continue
+                    assert topic.startswith(prefix)  # the filter held
+                    got[name] += 1
+
+        async with trio.open_nursery() as subscribers:
+            for name in wanted:
+                subscribers.start_soon(subscriber, name)
+            # Subscriptions reach the publisher in the background, through the
+            # forwarder: publish probes until every subscriber has heard one.
+            while not all(event.is_set() for event in heard.values()):
+                await publisher.send_multipart([b"probe", b""])
+                await trio.sleep(0.005)
+            for i in range(updates):
+                await publisher.send_multipart([topics[i % 3] + b"%d" % i, b"update %d" % i])
+            await publisher.send_multipart([b"end", b""])
+        nursery.cancel_scope.cancel()
+    counts = ", ".join(f"{name} {got[name]}" for name in wanted)
+    _say(f"          {updates} updates published; each SUB got its topics only: {counts}")
+
+
 async def demo_backpressure() -> None:
     """A PUSH whose peer does not read fills up to its high-water marks, then waits."""
     _say("hwm       PUSH (sndhwm=10) -> PULL (rcvhwm=10) that does not read")
@@ -191,9 +239,13 @@ async def run_demo(messages: int) -> None:
     await demo_pipeline(messages, workers=3)
     await demo_pair(max(1, messages // 10))
     await demo_request_reply(max(4, messages // 10))
+    await demo_pubsub(max(3, messages // 10 * 3))
     await demo_backpressure()
     _say()
-    _say("every pattern built so far works: PUSH, PULL, PAIR, REQ, REP, DEALER, ROUTER")
+    _say(
+        "every pattern built so far works: "
+        "PUSH, PULL, PAIR, REQ, REP, DEALER, ROUTER, PUB, SUB, XPUB, XSUB"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
