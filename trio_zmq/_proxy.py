@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import trio
 
@@ -18,12 +18,15 @@ async def proxy(frontend: Socket, backend: Socket, capture: Socket | None = None
     backend makes a publish-subscribe forwarder: messages flow down,
     subscriptions up.
 
-    A checkpoint; it returns only by raising. Cancel it to stop: a message
-    taken from one socket and not yet accepted by the other at that moment
-    is lost, as with libzmq's proxy. If a socket is closed, its
-    ``trio.ClosedResourceError`` is raised (unwrapped) and the other
-    direction stops too.
+    A checkpoint; it returns only by raising. Cancel it to stop (a bare
+    ``trio.Cancelled`` comes out): a message taken from one socket and not
+    yet accepted by the other at that moment is lost, as with libzmq's
+    proxy. If any of the sockets is closed, ``trio.ClosedResourceError`` is
+    raised (unwrapped) and both directions stop. Raises ``ValueError`` at
+    once if nothing can flow between the two types, or ``capture`` cannot
+    send.
     """
+    await trio.lowlevel.checkpoint_if_cancelled()
     directions = [
         (src, dst)
         for src, dst in ((frontend, backend), (backend, frontend))
@@ -34,19 +37,40 @@ async def proxy(frontend: Socket, backend: Socket, capture: Socket | None = None
             f"nothing can flow between a {frontend.socket_type.name} "
             f"and a {backend.socket_type.name} socket"
         )
-    failure: list[BaseException] = []
-    async with trio.open_nursery() as nursery:
-        for src, dst in directions:
-            nursery.start_soon(_forward, src, dst, capture, failure, nursery.cancel_scope)
-    # Only a failure ends the nursery without cancelling the proxy's caller.
-    raise failure[0] if failure else AssertionError("proxy stopped")  # pragma: no cover
+    if capture is not None and not capture._pattern.can_send:
+        raise ValueError(f"a {capture.socket_type.name} socket cannot capture: it cannot send")
+    failure: list[Exception] = []
+    sockets = [frontend, backend] if capture is None else [frontend, backend, capture]
+    try:
+        async with trio.open_nursery() as nursery:
+            for src, dst in directions:
+                nursery.start_soon(_forward, src, dst, capture, failure, nursery.cancel_scope)
+            for sock in sockets:
+                nursery.start_soon(_watch, sock, failure, nursery.cancel_scope)
+    except BaseException as exc:
+        # A cancellation from outside reaches every task and comes out of the
+        # nursery as a group of Cancelled: let one out, bare, as any other
+        # trio_zmq call would. (Duck-typed: an exception group has split().)
+        split = getattr(exc, "split", None)
+        if split is None:
+            raise
+        cancelled, rest = split(trio.Cancelled)
+        if rest is not None or cancelled is None:
+            raise
+        raise _first(cancelled) from None
+    raise failure[0]
+
+
+def _first(group: Any) -> trio.Cancelled:
+    first = group.exceptions[0]
+    return first if isinstance(first, trio.Cancelled) else _first(first)
 
 
 async def _forward(
     src: Socket,
     dst: Socket,
     capture: Socket | None,
-    failure: list[BaseException],
+    failure: list[Exception],
     scope: trio.CancelScope,
 ) -> None:
     try:
@@ -55,6 +79,13 @@ async def _forward(
             if capture is not None:
                 await capture.send_multipart(message)
             await dst.send_multipart(message)
-    except trio.ClosedResourceError as exc:
+    except Exception as exc:  # ends the proxy; raised from it unwrapped
         failure.append(exc)
         scope.cancel()
+
+
+async def _watch(sock: Socket, failure: list[Exception], scope: trio.CancelScope) -> None:
+    """End the proxy when ``sock`` is closed, even if no task waits on it."""
+    await sock._closed_event.wait()
+    failure.append(trio.ClosedResourceError(f"{sock!r} was closed"))
+    scope.cancel()

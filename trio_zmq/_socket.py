@@ -146,6 +146,8 @@ class Socket(metaclass=NoPublicConstructor):
         self._bind_aliases: dict[str, str] = {}
         self._connecters: dict[str, list[Connecter]] = {}
         self._counters = Counters()
+        #: Set as soon as close() or aclose() is called (proxy watches it).
+        self._closed_event = trio.Event()
         self._pipeset = PipeSet(pattern, options, self._counters, nursery)
         pattern.terminate = self._terminate_pipe  # type: ignore[assignment]
         pattern.wake_receivers = self._pipeset.wake_receivers
@@ -444,6 +446,7 @@ class Socket(metaclass=NoPublicConstructor):
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        self._closed_event.set()
         self._nursery.cancel_scope.cancel()
         self._stop_listening()
         self._connecters.clear()
@@ -466,6 +469,7 @@ class Socket(metaclass=NoPublicConstructor):
             await trio.lowlevel.checkpoint()
             return
         self._state = _State.CLOSING
+        self._closed_event.set()
         # As libzmq: stop listening now; the accepted connections linger.
         self._stop_listening()
         self._pipeset.send_lot.unpark_all()
