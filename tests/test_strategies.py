@@ -33,11 +33,13 @@ class FakePipe:
     def queue_subscription(self, topic: bytes, subscribe: bool) -> None:
         raise AssertionError("strategies never subscribe")
 
+    def discard_outbound(self) -> int:
+        raise AssertionError("strategies never discard")
+
     def __init__(self, name: int, capacity: int | None = None) -> None:
         self.name = name
         self.dead = False
         self.dropped = 0
-        self.subscriptions: list[tuple[bytes, bool]] = []
         self.capacity = capacity
         self.out: list[Message] = []
         self.inbox: deque[Message] = deque()

@@ -27,6 +27,7 @@ from trio_zmq._zmtp import (
     Ping,
     Pong,
     ProtocolError,
+    QueuedSubscription,
     SocketType,
     Stage,
     Subscribe,
@@ -562,6 +563,30 @@ def test_subscribe_and_cancel_golden() -> None:
     assert not conn.has_data_to_send()
 
 
+def queued_mix() -> list[list[bytes]]:
+    return [[b"m1"], QueuedSubscription(b"A", True), [b"m2", b"x"], QueuedSubscription(b"", False)]
+
+
+def test_queued_subscriptions_are_commands_in_place_for_a_zmtp_31_peer() -> None:
+    conn = established(SocketType.SUB, SocketType.PUB)
+    data = b"".join(conn.encode_messages(queued_mix()))
+    assert data == (
+        wire([b"m1"])
+        + encode_command(b"\x09SUBSCRIBEA")
+        + wire([b"m2", b"x"])
+        + encode_command(b"\x06CANCEL")
+    )
+
+
+def test_queued_subscriptions_are_messages_in_place_for_a_zmtp_30_peer() -> None:
+    conn = Connection(SocketType.XSUB)
+    events = conn.receive_data(greeting(minor=0) + ready_for(SocketType.XPUB))
+    assert [type(e) for e in events] == [HandshakeComplete]
+    conn.data_to_send()
+    data = b"".join(conn.encode_messages(queued_mix()))
+    assert data == wire([b"m1"], [b"\x01A"], [b"m2", b"x"], [b"\x00"])
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -883,6 +908,19 @@ def test_xor_mechanism_messages_under_any_chunking(
     for lo, hi in itertools.pairwise(bounds):
         got += a.receive_data(stream[lo:hi])
     assert got == msgs
+
+
+def test_xor_mechanism_boxes_queued_subscriptions_as_commands() -> None:
+    a, b = xor_pair()
+    data = b"".join(a.encode_messages(queued_mix()))
+    assert mech(a).wrapped == [
+        (b"m1", False, False),
+        (b"\x09SUBSCRIBEA", False, True),
+        (b"m2", True, False),
+        (b"x", False, False),
+        (b"\x06CANCEL", False, True),
+    ]
+    assert b.receive_data(data) == [[b"m1"], Subscribe(b"A"), [b"m2", b"x"], Cancel(b"")]
 
 
 def test_xor_mechanism_ping_pong() -> None:

@@ -238,9 +238,6 @@ class PeerConnection:
             # The reader may have ended the connection while we were writing
             # (our scope is cancelled); stop before touching the connection.
             await trio.lowlevel.checkpoint_if_cancelled()
-            if pipe.subscriptions:
-                for topic, subscribe in pipe.take_subscriptions():
-                    conn.queue_subscription(topic, subscribe=subscribe)
             if not pipe.has_outbound and not conn.has_data_to_send():
                 await pipe.wait_outbound()
                 continue

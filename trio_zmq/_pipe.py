@@ -28,6 +28,7 @@ from typing import Protocol, final
 from trio.lowlevel import ParkingLot
 
 from ._strategies import Message
+from ._zmtp import QueuedSubscription
 
 #: The most the writer takes for one write (always at least one message).
 BATCH_BYTES = 256 * 1024
@@ -70,7 +71,6 @@ class Pipe:
         "endpoint",
         "rcvhwm",
         "sndhwm",
-        "subscriptions",
     )
 
     def __init__(self, owner: PipeOwner, *, sndhwm: int, rcvhwm: int, endpoint: str) -> None:
@@ -91,9 +91,6 @@ class Pipe:
         self.dead = False
         #: Messages dropped on this pipe's way (PUB to a full subscriber ...).
         self.dropped = 0
-        #: Subscriptions (topic, subscribe?) for the peer, sent before the next
-        #: batch of messages, as commands or messages as the peer speaks.
-        self.subscriptions: list[tuple[bytes, bool]] = []
 
     def __repr__(self) -> str:
         return f"<Pipe {self.endpoint} out={len(self._out)} in={len(self._in)}>"
@@ -192,13 +189,29 @@ class Pipe:
         await self._writer_lot.park()
 
     def queue_subscription(self, topic: bytes, subscribe: bool) -> None:
-        """Queue a SUBSCRIBE (or CANCEL) for the peer (SUB, XSUB)."""
-        self.subscriptions.append((topic, subscribe))
-        self.wake_writer()
+        """Queue a SUBSCRIBE (or CANCEL) for the peer (SUB, XSUB).
 
-    def take_subscriptions(self) -> list[tuple[bytes, bool]]:
-        subscriptions, self.subscriptions = self.subscriptions, []
-        return subscriptions
+        It takes its place among the queued messages and is never refused
+        at SNDHWM (it counts against it like a message once queued).
+        """
+        if not self.dead:
+            self._out.append(QueuedSubscription(topic, subscribe))
+            if self._writer_lot:
+                self._writer_lot.unpark_all()
+
+    def discard_outbound(self) -> int:
+        """Drop what is queued for the peer and not taken yet.
+
+        Returns how many messages were dropped (queued subscriptions are
+        not counted). SUB and XSUB do this when a publisher reconnects
+        (libzmq's hiccup), then queue every topic again, once.
+        """
+        was_full = not self.can_write()
+        dropped = sum(type(msg) is list for msg in self._out)
+        self._out.clear()
+        if was_full and self.can_write():
+            self._owner._pipe_writable(self)
+        return dropped
 
     def wake_writer(self) -> None:
         """Wake the writer (it has commands to send, e.g. a PONG)."""

@@ -8,9 +8,12 @@ upstream unchanged (XPUB peers receive them). A full publisher misses what
 is sent to it (counted). ``recv`` fair-queues what the publishers send,
 unfiltered.
 
-Every topic subscribed is sent again, once, to each new or reconnected
-publisher (as a SUBSCRIBE command to ZMTP 3.1 peers, a 0x01 message to 3.0
-ones). ``subscribe``/``unsubscribe`` are the same as sending the
+Subscriptions are queued in the pipe in order with the messages (never
+refused at SNDHWM) and sent as SUBSCRIBE/CANCEL commands to ZMTP 3.1 peers,
+0x01/0x00 messages to 3.0 ones. A new publisher gets every topic once, when
+its pipe is attached. When a publisher reconnects, what was still queued
+for it is dropped (counted) and every topic is queued again, once: libzmq's
+pipe hiccup. ``subscribe``/``unsubscribe`` are the same as sending the
 subscription message, as commands.
 """
 
@@ -32,21 +35,35 @@ class XSub(Pattern):
         super().__init__(options)
         self._fq: FairQueue[PipeLike] = FairQueue()
         self._pipes: set[PipeLike] = set()
+        self._handshaken: set[PipeLike] = set()  # pipes that have had a connection
         self._topics: PrefixTrie[int] = PrefixTrie()  # refcounted, one subscriber: us
 
     def attach(self, pipe: PipeLike) -> bool:
         self._fq.attach(pipe)
         self._pipes.add(pipe)
+        self._queue_all(pipe)
         return True
 
     def peer_ready(self, pipe: PipeLike, handshake: HandshakeComplete) -> bool:
-        # Each (re)connected publisher gets every topic once, whatever was queued.
-        pipe.subscriptions = [(topic, True) for topic, _ in self._topics.topics()]
+        if pipe in self._handshaken:
+            # A reconnection: the new publisher knows nothing of what the old
+            # connection carried, so start its queue over with every topic.
+            dropped = pipe.discard_outbound()
+            pipe.dropped += dropped
+            self.dropped += dropped
+            self._queue_all(pipe)
+        else:
+            self._handshaken.add(pipe)
         return True
+
+    def _queue_all(self, pipe: PipeLike) -> None:
+        for topic, _ in self._topics.topics():
+            pipe.queue_subscription(topic, True)
 
     def detach(self, pipe: PipeLike) -> None:
         self._fq.detach(pipe)
         self._pipes.discard(pipe)
+        self._handshaken.discard(pipe)
 
     def pipe_readable(self, pipe: PipeLike) -> None:
         self._fq.activate(pipe)

@@ -14,8 +14,6 @@ class PipeLike(Protocol):
     dead: bool
     #: Messages dropped on this pipe's way (counted per peer in statistics).
     dropped: int
-    #: Subscriptions waiting to go to the peer (SUB, XSUB).
-    subscriptions: list[tuple[bytes, bool]]
 
     def can_write(self) -> bool:
         """Whether a message can be queued now (the pipe is alive and below SNDHWM)."""
@@ -38,7 +36,11 @@ class PipeLike(Protocol):
         ...
 
     def queue_subscription(self, topic: bytes, subscribe: bool) -> None:
-        """Queue a SUBSCRIBE (or CANCEL) for the peer."""
+        """Queue a SUBSCRIBE (or CANCEL) for the peer, in order with messages."""
+        ...
+
+    def discard_outbound(self) -> int:
+        """Drop what is queued for the peer and not taken yet; return how many."""
         ...
 
 

@@ -7,6 +7,7 @@ Nothing here imports trio or does I/O (a test checks it). The I/O layer
 from ._commands import Cancel as Cancel
 from ._commands import Ping as Ping
 from ._commands import Pong as Pong
+from ._commands import QueuedSubscription as QueuedSubscription
 from ._commands import Subscribe as Subscribe
 from ._connection import Connection as Connection
 from ._connection import Event as Event

@@ -132,6 +132,21 @@ class Pong:
 TrafficCommand = Subscribe | Cancel | Ping | Pong
 
 
+class QueuedSubscription(list[bytes]):
+    """A subscription waiting in a pipe among messages: ``[topic]`` plus a flag.
+
+    It keeps its place in the queue (libzmq's subscribe messages travel in the
+    pipe too) and is encoded when written: a SUBSCRIBE/CANCEL command for a
+    ZMTP 3.1 peer, a ``0x01``/``0x00`` message for a 3.0 peer.
+    """
+
+    __slots__ = ("subscribe",)
+
+    def __init__(self, topic: bytes, subscribe: bool) -> None:
+        super().__init__((topic,))
+        self.subscribe = subscribe
+
+
 def parse_traffic_command(body: bytes) -> TrafficCommand | None:
     """Parse a command received after the handshake.
 

@@ -255,14 +255,35 @@ class Connection:
         if self._mechanism.wraps_frames:
             buffers = [self._wrap(msg) for msg in messages]
         else:
-            buffers = encode_messages(messages)
+            buffers = encode_messages(messages, self._encode_subscription)
         if self._outbox:
             buffers.insert(0, self.data_to_send())
         return buffers
 
+    def _subscription_frame(self, item: Sequence[bytes]) -> tuple[bytes, bool]:
+        """A queued subscription as the peer speaks it: (body, is a command).
+
+        A SUBSCRIBE/CANCEL command for ZMTP 3.1, a message starting with
+        0x01/0x00 for 3.0 (digest 1.10).
+        """
+        assert isinstance(item, cmd.QueuedSubscription)
+        topic = item[0]
+        if self.peer_version is not None and self.peer_version >= (3, 1):
+            name = cmd.SUBSCRIBE if item.subscribe else cmd.CANCEL
+            return cmd.command_body(name, topic), True
+        return (b"\x01" if item.subscribe else b"\x00") + topic, False
+
+    def _encode_subscription(self, item: Sequence[bytes]) -> bytes:
+        body, command = self._subscription_frame(item)
+        return encode_command(body) if command else b"".join(encode_messages([[body]]))
+
     def _wrap(self, msg: Sequence[bytes]) -> bytes:
         # CURVE's MESSAGE frames go out as plain frames (flags 0x00 / 0x02),
         # never as commands: libzmq 4.3.5 drops those (digest 2.2.6).
+        if isinstance(msg, cmd.QueuedSubscription):
+            body, command = self._subscription_frame(msg)
+            boxed = self._mechanism.wrap_frame(body, more=False, command=command)
+            return frame_header(len(boxed)) + boxed
         wrap = self._mechanism.wrap_frame
         last = len(msg) - 1
         parts: list[bytes] = []
@@ -277,18 +298,6 @@ class Connection:
             self._outbox += (frame_header(len(boxed)), boxed)
         else:
             self._outbox.append(encode_command(body))
-
-    def queue_subscription(self, topic: bytes, *, subscribe: bool) -> None:
-        """Queue a subscription (or a cancel) in the form the peer speaks.
-
-        ZMTP 3.1 peers get a SUBSCRIBE/CANCEL command; 3.0 peers a message of
-        one frame starting with 0x01/0x00, as libzmq sends them (digest 1.10).
-        """
-        self._require_traffic()
-        if self.peer_version is not None and self.peer_version >= (3, 1):
-            self._queue_command(cmd.command_body(cmd.SUBSCRIBE if subscribe else cmd.CANCEL, topic))
-        else:
-            self._outbox += encode_messages([[(b"\x01" if subscribe else b"\x00") + topic]])
 
     def send_ping(self, ttl: float, context: bytes = b"") -> None:
         """Queue a PING (heartbeat); ``ttl`` in seconds."""

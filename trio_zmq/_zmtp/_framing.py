@@ -21,7 +21,7 @@ full, and shrinks back when they do not.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ._errors import MessageTooLarge, ProtocolError
 
@@ -262,17 +262,24 @@ def encode_command(body: bytes) -> bytes:
     return frame_header(len(body), COMMAND) + body
 
 
-def encode_messages(messages: Iterable[Sequence[bytes]]) -> list[bytes]:
+def encode_messages(
+    messages: Iterable[Sequence[bytes]],
+    special: Callable[[Sequence[bytes]], bytes] | None = None,
+) -> list[bytes]:
     """Encode whole messages as a list of buffers to write in order.
 
     Small frames are joined with their headers into as few buffers as
     possible; bodies of ``BIG_WRITE`` bytes or more are passed through as
-    their own buffer so they are never copied.
+    their own buffer so they are never copied. An item that is not a plain
+    ``list`` (a queued subscription) is encoded by ``special``, in its place.
     """
     out: list[bytes] = []
     parts: list[bytes] = []
     append = parts.append
     for msg in messages:
+        if type(msg) is not list and special is not None:
+            append(special(msg))
+            continue
         last = len(msg) - 1
         for i, frame in enumerate(msg):
             size = len(frame)
