@@ -251,10 +251,10 @@ async def test_trio_connects_before_libzmq_binds(
     attempts = 0
     real_connect = tcp.connect
 
-    async def counting_connect(address: Any) -> trio.SocketStream:
+    async def counting_connect(address: Any, options: Any) -> trio.SocketStream:
         nonlocal attempts
         attempts += 1
-        return await real_connect(address)
+        return await real_connect(address, options)
 
     monkeypatch.setattr(tcp, "connect", counting_connect)
     with trio.fail_after(10):

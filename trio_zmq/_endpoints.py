@@ -4,7 +4,9 @@ Both run in the socket's nursery. A bound endpoint owns the connections it
 accepted (``unbind`` closes them, as libzmq's listener owns its sessions).
 A connected endpoint owns one pipe for its whole life, made at ``connect``
 time, so messages queue while the peer is not there yet and survive
-reconnections (libzmq's behaviour without ``immediate``).
+reconnections (libzmq's behaviour without ``immediate``). With
+``immediate``, each connection gets its own pipe once its handshake is
+done, which goes with it, as for accepted connections.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ._endpoint import TcpAddress
+from ._endpoint import IpcAddress, TcpAddress
 from ._options import Options
 from ._peer import Outcome, PeerConnection
-from ._transports import TRANSPORTS
+from ._transports import TRANSPORTS, SocketListener
 
 if TYPE_CHECKING:
     from ._pipe import Pipe
@@ -61,10 +63,10 @@ def reconnect_disabled(options: Options) -> bool:
 class BoundEndpoint:
     """A listener and the connections it accepted."""
 
-    def __init__(self, sock: Socket, listener: trio.SocketListener, endpoint: str) -> None:
+    def __init__(self, sock: Socket, listener: SocketListener) -> None:
         self._sock = sock
         self._listener = listener
-        self.endpoint = endpoint
+        self.endpoint = listener.endpoint
         self._scope = trio.CancelScope()
         self.peers: set[PeerConnection] = set()
 
@@ -82,7 +84,7 @@ class BoundEndpoint:
                     self.peers.add(peer)
                     self._sock._nursery.start_soon(self._serve_peer, peer)
             finally:
-                self._listener.socket.close()
+                self._listener.close()
 
     async def _serve_peer(self, peer: PeerConnection) -> None:
         try:
@@ -93,7 +95,7 @@ class BoundEndpoint:
     def stop_listening(self) -> None:
         """Accept no more connections; those accepted go on (sync)."""
         self._scope.cancel()
-        self._listener.socket.close()
+        self._listener.close()
 
     def close(self) -> None:
         """Stop listening and end every connection accepted here (sync).
@@ -108,12 +110,23 @@ class BoundEndpoint:
 class Connecter:
     """Connects to one endpoint, and reconnects, for as long as it lives."""
 
-    def __init__(self, sock: Socket, address: TcpAddress, endpoint: str, pipe: Pipe) -> None:
+    def __init__(
+        self, sock: Socket, address: TcpAddress | IpcAddress, endpoint: str, pipe: Pipe | None
+    ) -> None:
         self._sock = sock
         self._address = address
         self.endpoint = endpoint
+        #: The pipe of this endpoint; None with ``immediate`` (one per connection).
         self.pipe = pipe
+        self._peer: PeerConnection | None = None
         self._scope = trio.CancelScope()
+
+    @property
+    def current_pipe(self) -> Pipe | None:
+        """The pipe messages go through now (None: none yet, with ``immediate``)."""
+        if self.pipe is not None:
+            return self.pipe
+        return self._peer.pipe if self._peer is not None else None
 
     async def run(self) -> None:
         options = self._sock._options
@@ -126,18 +139,23 @@ class Connecter:
                         break
                     await trio.sleep(backoff.next())
                 first = False
+                transport = TRANSPORTS[self._address.scheme]
                 try:
-                    stream = await TRANSPORTS[self._address.scheme].connect(self._address)
+                    stream = await transport.connect(self._address, options)
                 except OSError as exc:
                     log.debug("%s: connect failed: %s", self.endpoint, exc)
                     continue
                 peer = PeerConnection(self._sock, stream, endpoint=self.endpoint, pipe=self.pipe)
-                outcome = await peer.run()
+                self._peer = peer
+                try:
+                    outcome = await peer.run()
+                finally:
+                    self._peer = None
                 if peer.handshake is not None:
                     backoff.reset()
                 if outcome is Outcome.PROTOCOL_ERROR:
                     break  # libzmq does not retry after a protocol error
-                if self.pipe.dead:
+                if self.pipe is not None and self.pipe.dead:
                     break  # the pattern ended this peer (ROUTER handover)
         self._sock._connecter_finished(self)
 

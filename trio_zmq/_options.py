@@ -49,6 +49,31 @@ def _maxmsgsize(value: object) -> object:
     return None if value == -1 else value  # libzmq's -1 is "no limit"
 
 
+def _keepalive_switch(value: object) -> object:
+    # libzmq's ZMQ_TCP_KEEPALIVE: -1 leaves the OS default, 0 off, 1 on.
+    if type(value) is int and value in (-1, 0, 1):
+        return None if value == -1 else bool(value)
+    return value
+
+
+def _check_keepalive_switch(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and type(value) is not bool:
+        raise TypeError(f"option {attr.name!r} must be a bool, None (or -1, 0, 1)")
+
+
+def _os_default_if_minus_one(value: object) -> object:
+    return None if value == -1 else value
+
+
+def _positive_int_or_none(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    _int(inst, attr, value)
+    assert isinstance(value, int)
+    if value == 0:
+        raise ValueError(f"option {attr.name!r} must be > 0, or None/-1 for the OS default")
+
+
 def _bool(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if type(value) is not bool:
         raise TypeError(f"option {attr.name!r} must be a bool, not {type(value).__name__}")
@@ -116,6 +141,28 @@ class Options:
     #: Largest frame accepted from a peer; a larger one drops the peer (None: no limit).
     maxmsgsize: int | None = attrs.field(
         default=None, converter=_maxmsgsize, validator=_optional_int
+    )
+    #: Connect over IPv6 too, and bind ``*`` on both IPv4 and IPv6.
+    ipv6: bool = attrs.field(default=False, validator=_bool)
+    #: Queue messages only to peers whose connection is complete.
+    immediate: bool = attrs.field(default=False, validator=_bool)
+    #: Give up one TCP connect attempt after this long (None or 0: the OS's limit).
+    connect_timeout: float | None = attrs.field(default=None, validator=_duration)
+    #: TCP keepalive (SO_KEEPALIVE): True, False, or None (-1) for the OS default.
+    tcp_keepalive: bool | None = attrs.field(
+        default=None, converter=_keepalive_switch, validator=_check_keepalive_switch
+    )
+    #: Seconds idle before the first keepalive probe (None or -1: the OS default).
+    tcp_keepalive_idle: int | None = attrs.field(
+        default=None, converter=_os_default_if_minus_one, validator=_positive_int_or_none
+    )
+    #: Keepalive probes lost before the connection is dropped (None or -1: the OS default).
+    tcp_keepalive_cnt: int | None = attrs.field(
+        default=None, converter=_os_default_if_minus_one, validator=_positive_int_or_none
+    )
+    #: Seconds between keepalive probes (None or -1: the OS default).
+    tcp_keepalive_intvl: int | None = attrs.field(
+        default=None, converter=_os_default_if_minus_one, validator=_positive_int_or_none
     )
     #: Time allowed for a new connection's handshake (None or 0: no limit).
     handshake_ivl: float | None = attrs.field(default=30.0, validator=_duration)

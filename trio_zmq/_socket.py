@@ -21,7 +21,7 @@ import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from . import _zmtp
-from ._endpoint import parse_endpoint
+from ._endpoint import InprocAddress, IpcAddress, TcpAddress, parse_endpoint
 from ._endpoints import BoundEndpoint, Connecter
 from ._errors import EndpointError, MultipartMessageError, OperationNotSupported
 from ._options import TYPE_OPTIONS, Options
@@ -110,6 +110,13 @@ class Socket(metaclass=NoPublicConstructor):
     reconnect_ivl_max = _Option[float]()
     maxmsgsize = _Option[int | None]()
     handshake_ivl = _Option[float | None]()
+    ipv6 = _Option[bool]()
+    immediate = _Option[bool]()
+    connect_timeout = _Option[float | None]()
+    tcp_keepalive = _Option[bool | None]()
+    tcp_keepalive_idle = _Option[int | None]()
+    tcp_keepalive_cnt = _Option[int | None]()
+    tcp_keepalive_intvl = _Option[int | None]()
     heartbeat_ivl = _Option[float | None]()
     heartbeat_ttl = _Option[float | None]()
     heartbeat_timeout = _Option[float | None]()
@@ -169,18 +176,27 @@ class Socket(metaclass=NoPublicConstructor):
         endpoint or unknown transport, and ``OSError`` if the address cannot
         be bound (e.g. in use). If cancelled, nothing is bound.
         """
-        address = parse_endpoint(endpoint, bind=True)
+        address = self._parse(endpoint, bind=True)
         self._check_open()
-        listener, resolved = await TRANSPORTS[address.scheme].open_listener(address)
+        listener = await TRANSPORTS[address.scheme].open_listener(address, self._options)
         if self._state is not _State.OPEN:
-            listener.socket.close()
+            listener.close()
             raise trio.ClosedResourceError("socket was closed during bind")
-        bound = BoundEndpoint(self, listener, resolved)
+        resolved = listener.endpoint
+        bound = BoundEndpoint(self, listener)
         self._bound[resolved] = bound
         self._bind_aliases[endpoint] = resolved
         self._nursery.start_soon(bound.serve)
         self.last_endpoint = resolved
         return resolved
+
+    def _parse(self, endpoint: str, *, bind: bool) -> TcpAddress | IpcAddress:
+        address = parse_endpoint(endpoint, bind=bind)
+        if isinstance(address, InprocAddress):
+            raise EndpointError(f"inproc is not supported yet ({endpoint!r})")
+        if isinstance(address, TcpAddress) and address.needs_ipv6 and not self._options.ipv6:
+            raise EndpointError(f"{endpoint!r} is an IPv6 address: set ipv6=True first")
+        return address
 
     def unbind(self, endpoint: str) -> None:
         """Stop listening on ``endpoint`` and end the connections accepted there.
@@ -207,9 +223,9 @@ class Socket(metaclass=NoPublicConstructor):
         the connection is made queue for it (up to ``sndhwm``). Raises
         :class:`EndpointError` at once for a malformed endpoint.
         """
-        address = parse_endpoint(endpoint, bind=False)
+        address = self._parse(endpoint, bind=False)
         self._check_open()
-        pipe = self._pipeset.new_pipe(endpoint)
+        pipe = None if self._options.immediate else self._pipeset.new_pipe(endpoint)
         connecter = Connecter(self, address, endpoint, pipe)
         self._connecters.setdefault(endpoint, []).append(connecter)
         self._nursery.start_soon(connecter.run)
@@ -229,7 +245,7 @@ class Socket(metaclass=NoPublicConstructor):
         if not connecters:
             raise EndpointError(f"{endpoint!r} is not connected")
         for connecter in connecters:
-            self._pipeset.retire(connecter.pipe, connecter.close)
+            self._pipeset.retire(connecter.current_pipe, connecter.close)
 
     # --- sending -----------------------------------------------------------
 
@@ -540,4 +556,5 @@ class Socket(metaclass=NoPublicConstructor):
             connecters.remove(connecter)
             if not connecters:
                 del self._connecters[connecter.endpoint]
-        self._pipeset.kill(connecter.pipe)
+        if connecter.pipe is not None:
+            self._pipeset.kill(connecter.pipe)
