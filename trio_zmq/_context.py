@@ -14,6 +14,7 @@ from typing import Any, final
 import trio
 
 from . import _zmtp
+from ._inproc import InprocRegistry
 from ._options import OPTION_NAMES, TYPE_OPTIONS, make_options
 from ._patterns import PATTERNS
 from ._socket import Socket
@@ -23,7 +24,7 @@ _default_context: trio.lowlevel.RunVar[Context] = trio.lowlevel.RunVar("trio_zmq
 
 @final
 class Context:
-    """Scopes default options (and, later, inproc names and the ZAP handler).
+    """Scopes default options and inproc names (and, later, the ZAP handler).
 
     A plain object with nothing to close. ``Context(sndhwm=10)`` gives every
     socket made from it ``sndhwm=10`` unless the socket says otherwise.
@@ -32,6 +33,8 @@ class Context:
     def __init__(self, **default_options: object) -> None:
         make_options({}, default_options)  # validate now, naming any bad option
         self._defaults = dict(default_options)
+        #: The inproc names bound by this context's sockets.
+        self._inproc = InprocRegistry()
 
     def __repr__(self) -> str:
         return f"<trio_zmq.Context at {id(self):#x}>"

@@ -106,8 +106,8 @@ def parse_endpoint(endpoint: str, *, bind: bool) -> Address:
     if transport == "inproc":
         if not address:
             raise EndpointError(f"{endpoint!r} needs a name")
-        if address == "*" and not bind:
-            raise EndpointError(f"cannot connect to {endpoint!r}")
+        if address == "*":
+            raise EndpointError(f"inproc names have no wildcard ({endpoint!r})")
         return InprocAddress(address)
     if transport in _NOT_YET:
         raise EndpointError(f"the {transport!r} transport is not supported yet ({endpoint!r})")

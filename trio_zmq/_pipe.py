@@ -23,7 +23,7 @@ back on the sender) until the application has read the queue down to half.
 from __future__ import annotations
 
 from collections import deque
-from typing import Protocol, final
+from typing import Protocol
 
 from trio.lowlevel import ParkingLot
 
@@ -53,7 +53,6 @@ class PipeOwner(Protocol):
         """A failed write lost ``count`` messages with its connection."""
 
 
-@final
 class Pipe:
     """Two bounded message queues between a socket and one peer."""
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import trio
 from trio.lowlevel import ParkingLot
 
+from ._inproc import InprocHost, InprocPipe
 from ._options import Options
 from ._patterns import Pattern
 from ._pipe import Pipe
@@ -47,10 +48,23 @@ class PipeSet:
         opts = self._options
         pipe = Pipe(self, sndhwm=opts.sndhwm, rcvhwm=opts.rcvhwm, endpoint=endpoint)
         self.pipes.add(pipe)
+        self.attach(pipe)
+        return pipe
+
+    def new_inproc_pipe(self, endpoint: str, host: InprocHost, *, attach: bool) -> InprocPipe:
+        """A pipe to link to another socket's; attached now if ``attach``."""
+        opts = self._options
+        pipe = InprocPipe(self, host, sndhwm=opts.sndhwm, rcvhwm=opts.rcvhwm, endpoint=endpoint)
+        self.pipes.add(pipe)
+        if attach:
+            self.attach(pipe)
+        return pipe
+
+    def attach(self, pipe: Pipe) -> None:
+        """Offer the pipe to the pattern (PAIR may refuse it)."""
         pipe.attached = self._pattern.attach(pipe)
         if pipe.attached and self.send_lot:
             self.send_lot.unpark_all()
-        return pipe
 
     def kill(self, pipe: Pipe, *, discard_inbound: bool = False) -> None:
         """The peer is gone for good: count what is dropped; detach once drained."""

@@ -21,9 +21,10 @@ import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from . import _zmtp
-from ._endpoint import InprocAddress, IpcAddress, TcpAddress, parse_endpoint
+from ._endpoint import Address, InprocAddress, TcpAddress, parse_endpoint
 from ._endpoints import BoundEndpoint, Connecter
 from ._errors import EndpointError, MultipartMessageError, OperationNotSupported
+from ._inproc import InprocBinding, InprocConnecter, InprocPipe
 from ._options import TYPE_OPTIONS, Options
 from ._patterns import Pattern
 from ._peer import Outcome, PeerConnection
@@ -149,9 +150,9 @@ class Socket(metaclass=NoPublicConstructor):
         self._nursery = nursery
         self._pattern = pattern
         self._state = _State.OPEN
-        self._bound: dict[str, BoundEndpoint] = {}
+        self._bound: dict[str, BoundEndpoint | InprocBinding] = {}
         self._bind_aliases: dict[str, str] = {}
-        self._connecters: dict[str, list[Connecter]] = {}
+        self._connecters: dict[str, list[Connecter | InprocConnecter]] = {}
         self._counters = Counters()
         #: Set as soon as close() or aclose() is called (proxy watches it).
         self._closed_event = trio.Event()
@@ -178,6 +179,15 @@ class Socket(metaclass=NoPublicConstructor):
         """
         address = self._parse(endpoint, bind=True)
         self._check_open()
+        if isinstance(address, InprocAddress):
+            await trio.lowlevel.checkpoint()
+            self._check_open()
+            registry = self.context._inproc
+            registry.bind(address.name, self)
+            self._bound[endpoint] = InprocBinding(self, registry, address.name)
+            self._bind_aliases[endpoint] = endpoint
+            self.last_endpoint = endpoint
+            return endpoint
         listener = await TRANSPORTS[address.scheme].open_listener(address, self._options)
         if self._state is not _State.OPEN:
             listener.close()
@@ -190,10 +200,8 @@ class Socket(metaclass=NoPublicConstructor):
         self.last_endpoint = resolved
         return resolved
 
-    def _parse(self, endpoint: str, *, bind: bool) -> TcpAddress | IpcAddress:
+    def _parse(self, endpoint: str, *, bind: bool) -> Address:
         address = parse_endpoint(endpoint, bind=bind)
-        if isinstance(address, InprocAddress):
-            raise EndpointError(f"inproc is not supported yet ({endpoint!r})")
         if isinstance(address, TcpAddress) and address.needs_ipv6 and not self._options.ipv6:
             raise EndpointError(f"{endpoint!r} is an IPv6 address: set ipv6=True first")
         return address
@@ -225,6 +233,14 @@ class Socket(metaclass=NoPublicConstructor):
         """
         address = self._parse(endpoint, bind=False)
         self._check_open()
+        if isinstance(address, InprocAddress):
+            registry = self.context._inproc
+            inproc_pipe = self._pipeset.new_inproc_pipe(endpoint, self, attach=True)
+            inproc = InprocConnecter(self, registry, address.name, inproc_pipe)
+            self._connecters.setdefault(endpoint, []).append(inproc)
+            registry.connect(inproc)
+            self.last_endpoint = endpoint
+            return
         pipe = None if self._options.immediate else self._pipeset.new_pipe(endpoint)
         connecter = Connecter(self, address, endpoint, pipe)
         self._connecters.setdefault(endpoint, []).append(connecter)
@@ -465,6 +481,9 @@ class Socket(metaclass=NoPublicConstructor):
         self._closed_event.set()
         self._nursery.cancel_scope.cancel()
         self._stop_listening()
+        for connecters in self._connecters.values():
+            for connecter in connecters:
+                connecter.close()
         self._connecters.clear()
         self._pipeset.kill_all()  # counts what is dropped, wakes every waiter
 
@@ -511,13 +530,57 @@ class Socket(metaclass=NoPublicConstructor):
     # --- peers: the socket's side of _peer.PeerHost ----------------------------
 
     def _peer_ready(self, peer: PeerConnection, handshake: _zmtp.HandshakeComplete) -> Pipe:
+        pipe = peer.pipe if peer.pipe is not None else self._pipeset.new_pipe(peer.endpoint)
+        self._pipe_ready(pipe, handshake)
+        return pipe
+
+    def _pipe_ready(self, pipe: Pipe, handshake: _zmtp.HandshakeComplete) -> None:
         self._counters.handshakes += 1
         self._counters.peers += 1
-        pipe = peer.pipe if peer.pipe is not None else self._pipeset.new_pipe(peer.endpoint)
         pipe.connected = True
         if pipe.attached and not self._pattern.peer_ready(pipe, handshake):
             pipe.attached = False  # e.g. a ROUTER peer with a routing id in use
-        return pipe
+
+    # --- inproc links: the socket's side of _inproc.InprocHost ---------------------
+
+    def _inproc_handshake(self) -> _zmtp.HandshakeComplete:
+        """What an inproc peer learns of this socket (as READY would say)."""
+        routing_id = self._options.routing_id if self.socket_type in _zmtp.SENDS_IDENTITY else b""
+        properties = {"Socket-Type": self.socket_type.name.encode()}
+        if self.socket_type in _zmtp.SENDS_IDENTITY:
+            properties["Identity"] = routing_id
+        return _zmtp.HandshakeComplete(
+            peer_version=(3, 1),
+            peer_socket_type=self.socket_type,
+            peer_routing_id=routing_id,
+            peer_properties=properties,
+        )
+
+    def _inproc_accept(self, peer_pipe: InprocPipe, peer: Socket, endpoint: str) -> None:
+        """Link a connecting socket's pipe to a new pipe of this (bound) socket."""
+        pipe = self._pipeset.new_inproc_pipe(endpoint, self, attach=True)
+        # Both sides are ready before the link exists: what the patterns
+        # write meanwhile (welcome messages, subscriptions) waits in the
+        # pipes and is handed over below, to a peer ready to take it.
+        self._pipe_ready(pipe, peer._inproc_handshake())
+        peer._pipe_ready(peer_pipe, self._inproc_handshake())
+        pipe.link(peer_pipe, peer)
+        peer_pipe.link(pipe, self)
+        peer_pipe.flush_queued()
+        pipe.flush_queued()
+
+    def _inproc_ended(self, pipe: InprocPipe) -> None:
+        """The socket at the other end of ``pipe`` closed or disconnected."""
+        self._pipeset.kill(pipe)
+
+    def _inproc_unlinked(self) -> None:
+        self._counters.peers -= 1
+        self._counters.disconnections += 1
+
+    def _inproc_refused(self, pipe: InprocPipe) -> None:
+        """The bound socket's type cannot talk to ours: the link never forms."""
+        self._counters.protocol_errors += 1
+        self._pipeset.kill(pipe)
 
     def _peer_inbound(self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool) -> None:
         if pipe.attached:

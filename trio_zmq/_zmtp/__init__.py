@@ -24,4 +24,5 @@ from ._errors import ZMTPError as ZMTPError
 from ._mechanism import Mechanism as Mechanism
 from ._mechanism import NullMechanism as NullMechanism
 from ._socket_type import COMPATIBLE as COMPATIBLE
+from ._socket_type import SENDS_IDENTITY as SENDS_IDENTITY
 from ._socket_type import SocketType as SocketType
