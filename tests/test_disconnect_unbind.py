@@ -7,11 +7,18 @@ An unbind ends the sessions accepted on that endpoint the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
 import trio
 import trio.testing
+import zmq
 
 import trio_zmq
 from tests.helpers import LOOPBACK, free_endpoint, linked, wait_for_peers, wait_until
+from tests.libzmq_peer import LibzmqSocket, libzmq_socket
 
 
 async def test_disconnect_lets_queued_messages_go_out_within_linger() -> None:
@@ -129,3 +136,110 @@ async def test_aclose_lingers_on_accepted_connections() -> None:
                     got = [await pull.recv() for _ in range(sent)]
             assert got == [b"%d:" % i + payload for i in range(sent)]
             assert push.statistics().messages_dropped == 0
+
+
+# --- with libzmq peers, over tcp and ipc ---------------------------------------------
+
+
+@pytest.fixture
+def zctx() -> Iterator[zmq.Context[Any]]:
+    ctx: zmq.Context[Any] = zmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+
+
+def stream_endpoint(transport: str, tmp_path: Path, name: str) -> str:
+    """An endpoint for a libzmq peer to bind: a loopback port or a socket file."""
+    if transport == "ipc":
+        return f"ipc://{tmp_path / name}"
+    return "tcp://127.0.0.1:*"
+
+
+def libzmq_bind(sock: LibzmqSocket, endpoint: str) -> str:
+    if endpoint.startswith("tcp://"):
+        return sock.bind()
+    sock.bind_to(endpoint)
+    return endpoint
+
+
+stream_transports = pytest.mark.parametrize("transport", ["tcp", "ipc"])
+
+
+@stream_transports
+async def test_disconnect_leaves_a_push_with_its_remaining_libzmq_peers(
+    zctx: zmq.Context[Any], transport: str, tmp_path: Path
+) -> None:
+    with (
+        trio.fail_after(10),
+        libzmq_socket(zctx, zmq.PULL) as kept,
+        libzmq_socket(zctx, zmq.PULL) as gone,
+    ):
+        kept_endpoint = libzmq_bind(kept, stream_endpoint(transport, tmp_path, "kept"))
+        gone_endpoint = libzmq_bind(gone, stream_endpoint(transport, tmp_path, "gone"))
+        async with trio_zmq.open_socket(trio_zmq.PUSH) as push:
+            push.connect(kept_endpoint)
+            push.connect(gone_endpoint)
+            await wait_for_peers(push, 2)
+            push.disconnect(gone_endpoint)
+            assert push.statistics().connected_endpoints == 1
+            await wait_for_peers(push, 1)
+            for i in range(20):
+                await push.send(b"%d" % i)
+            # Every message goes to the peer that is left, none to the other.
+            assert [await kept.recv() for _ in range(20)] == [b"%d" % i for i in range(20)]
+            with pytest.raises(zmq.Again):
+                gone.sock.recv(zmq.NOBLOCK)
+
+
+@stream_transports
+async def test_unbind_ends_libzmq_connections_and_refuses_new_ones(
+    zctx: zmq.Context[Any], transport: str, tmp_path: Path
+) -> None:
+    bind_to = "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{tmp_path / 'pull'}"
+    with trio.fail_after(10), libzmq_socket(zctx, zmq.PUSH, reconnect_ivl=10) as push:
+        monitor = push.monitor(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
+            endpoint = await pull.bind(bind_to)
+            push.connect(endpoint)
+            await push.send(b"before")
+            assert await pull.recv() == b"before"
+            assert await monitor.next_event() == (zmq.EVENT_HANDSHAKE_SUCCEEDED, 0)
+            pull.unbind(endpoint)
+            # libzmq sees its connection end ...
+            event, _ = await monitor.next_event()
+            assert event == zmq.EVENT_DISCONNECTED
+            assert pull.statistics().bound_endpoints == 0
+            await wait_until(lambda: pull.statistics().peers == 0)
+            # ... and nobody accepts a new one: a fresh libzmq PUSH cannot get through.
+            with libzmq_socket(zctx, zmq.PUSH) as late:
+                late_monitor = late.monitor(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+                late.connect(endpoint)
+                await trio.sleep(0.2)  # checking that nothing comes
+                assert late_monitor.events_nowait() == []
+                late_monitor.close()
+            monitor.close()
+            assert pull.statistics().handshakes == 1
+
+
+@stream_transports
+async def test_a_libzmq_peer_that_disconnects_is_counted(
+    zctx: zmq.Context[Any], transport: str, tmp_path: Path
+) -> None:
+    bind_to = "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{tmp_path / 'pull'}"
+    with trio.fail_after(10), libzmq_socket(zctx, zmq.PUSH) as push:
+        async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
+            endpoint = await pull.bind(bind_to)
+            push.connect(endpoint)
+            await wait_for_peers(pull, 1)
+            push.sock.disconnect(endpoint)
+
+            def gone() -> bool:
+                # libzmq's socket finishes the pipe's termination only when its
+                # application thread calls it: poke it while waiting.
+                push.sock.getsockopt(zmq.EVENTS)
+                return pull.statistics().peers == 0
+
+            await wait_until(gone)
+            stats = pull.statistics()
+            assert stats.disconnections == 1
+            assert stats.bound_endpoints == 1
