@@ -19,11 +19,12 @@ import trio
 
 from ._endpoint import IpcAddress, TcpAddress
 from ._options import Options
-from ._peer import Outcome, PeerConnection
+from ._peer import Outcome
 from ._transports import TRANSPORTS, SocketListener
 
 if TYPE_CHECKING:
     from ._pipe import Pipe
+    from ._raw_peer import AnyPeer
     from ._socket import Socket
 
 log = logging.getLogger("trio_zmq")
@@ -68,7 +69,7 @@ class BoundEndpoint:
         self._listener = listener
         self.endpoint = listener.endpoint
         self._scope = trio.CancelScope()
-        self.peers: set[PeerConnection] = set()
+        self.peers: set[AnyPeer] = set()
 
     async def serve(self) -> None:
         with self._scope:
@@ -80,13 +81,13 @@ class BoundEndpoint:
                         log.warning("%s: accept failed: %s", self.endpoint, exc)
                         await trio.sleep(ACCEPT_ERROR_PAUSE)
                         continue
-                    peer = PeerConnection(self._sock, stream, endpoint=self.endpoint, pipe=None)
+                    peer = self._sock._new_peer(stream, self.endpoint, None)
                     self.peers.add(peer)
                     self._sock._nursery.start_soon(self._serve_peer, peer)
             finally:
                 self._listener.close()
 
-    async def _serve_peer(self, peer: PeerConnection) -> None:
+    async def _serve_peer(self, peer: AnyPeer) -> None:
         try:
             await peer.run()
         finally:
@@ -118,7 +119,7 @@ class Connecter:
         self.endpoint = endpoint
         #: The pipe of this endpoint; None with ``immediate`` (one per connection).
         self.pipe = pipe
-        self._peer: PeerConnection | None = None
+        self._peer: AnyPeer | None = None
         self._scope = trio.CancelScope()
 
     @property
@@ -145,7 +146,7 @@ class Connecter:
                 except OSError as exc:
                     log.debug("%s: connect failed: %s", self.endpoint, exc)
                     continue
-                peer = PeerConnection(self._sock, stream, endpoint=self.endpoint, pipe=self.pipe)
+                peer = self._sock._new_peer(stream, self.endpoint, self.pipe)
                 self._peer = peer
                 try:
                     outcome = await peer.run()
@@ -153,8 +154,8 @@ class Connecter:
                     self._peer = None
                 if peer.handshake is not None:
                     backoff.reset()
-                if outcome is Outcome.PROTOCOL_ERROR:
-                    break  # libzmq does not retry after a protocol error
+                if outcome in (Outcome.PROTOCOL_ERROR, Outcome.CLOSED_LOCALLY):
+                    break  # libzmq does not retry after a protocol error, or a STREAM close
                 if self.pipe is not None and self.pipe.dead:
                     break  # the pattern ended this peer (ROUTER handover)
         self._sock._connecter_finished(self)

@@ -22,7 +22,7 @@ class OperationNotSupported(ZMQError):
 
 
 class HostUnreachable(ZMQError):
-    """ROUTER with ``router_mandatory``: no peer has that routing id (EHOSTUNREACH)."""
+    """ROUTER with ``router_mandatory``, or STREAM: no peer has that routing id (EHOSTUNREACH)."""
 
 
 class EndpointError(ZMQError, ValueError):

@@ -54,6 +54,8 @@ class Outcome(enum.Enum):
     PROTOCOL_ERROR = "protocol error"
     #: Nothing came from the peer in time after a PING, or within its TTL: reconnect.
     HEARTBEAT_TIMEOUT = "heartbeat timeout"
+    #: The application closed it (STREAM: an empty message): do not reconnect (libzmq does not).
+    CLOSED_LOCALLY = "closed locally"
 
 
 class PeerHost(Protocol):

@@ -30,6 +30,7 @@ from ._patterns import Pattern
 from ._peer import Outcome, PeerConnection
 from ._pipe import Pipe
 from ._pipeset import PipeSet
+from ._raw_peer import AnyPeer, RawPeerConnection
 from ._stats import Counters, SocketStatistics
 from ._strategies import Message
 from ._transports import TRANSPORTS
@@ -202,6 +203,8 @@ class Socket(metaclass=NoPublicConstructor):
 
     def _parse(self, endpoint: str, *, bind: bool) -> Address:
         address = parse_endpoint(endpoint, bind=bind)
+        if isinstance(address, InprocAddress) and self._pattern.raw:
+            raise EndpointError(f"a STREAM socket carries raw bytes: tcp or ipc, not {endpoint!r}")
         if isinstance(address, TcpAddress) and address.needs_ipv6 and not self._options.ipv6:
             raise EndpointError(f"{endpoint!r} is an IPv6 address: set ipv6=True first")
         return address
@@ -529,7 +532,13 @@ class Socket(metaclass=NoPublicConstructor):
 
     # --- peers: the socket's side of _peer.PeerHost ----------------------------
 
-    def _peer_ready(self, peer: PeerConnection, handshake: _zmtp.HandshakeComplete) -> Pipe:
+    def _new_peer(self, stream: trio.abc.Stream, endpoint: str, pipe: Pipe | None) -> AnyPeer:
+        """The connection for a new stream: raw bytes for STREAM, ZMTP for the others."""
+        if self._pattern.raw:
+            return RawPeerConnection(self, stream, endpoint=endpoint, pipe=pipe)
+        return PeerConnection(self, stream, endpoint=endpoint, pipe=pipe)
+
+    def _peer_ready(self, peer: AnyPeer, handshake: _zmtp.HandshakeComplete) -> Pipe:
         pipe = peer.pipe if peer.pipe is not None else self._pipeset.new_pipe(peer.endpoint)
         self._pipe_ready(pipe, handshake)
         return pipe
@@ -589,7 +598,7 @@ class Socket(metaclass=NoPublicConstructor):
             dropped = sum(type(e) is list for e in events)
         self._counters.messages_dropped += dropped
 
-    def _peer_ended(self, peer: PeerConnection, outcome: Outcome) -> None:
+    def _peer_ended(self, peer: AnyPeer, outcome: Outcome) -> None:
         if outcome is Outcome.PROTOCOL_ERROR:
             self._counters.protocol_errors += 1
         elif outcome is Outcome.HANDSHAKE_TIMEOUT:

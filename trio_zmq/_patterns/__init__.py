@@ -12,6 +12,7 @@ from .push import Push
 from .rep import Rep
 from .req import Req
 from .router import Router
+from .stream import Stream
 from .sub import Sub
 from .xpub import XPub
 from .xsub import XSub
@@ -28,4 +29,5 @@ PATTERNS: dict[SocketType, type[Pattern]] = {
     SocketType.SUB: Sub,
     SocketType.XPUB: XPub,
     SocketType.XSUB: XSub,
+    SocketType.STREAM: Stream,
 }
