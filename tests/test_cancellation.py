@@ -223,6 +223,8 @@ CHECKPOINT_CASES: dict[str, Op] = {
     "send_json": lambda a, b: a.send_json([1]),
     "recv": lambda a, b: a.recv(),
     "recv_multipart": lambda a, b: a.recv_multipart(),
+    "recv_many": lambda a, b: a.recv_many(),
+    "send_many": lambda a, b: a.send_many([[b"x"], [b"y", b"z"]]),
     "recv_string": lambda a, b: a.recv_string(),
     "recv_json": lambda a, b: a.recv_json(),
     "__anext__": lambda a, b: a.__anext__(),
@@ -262,12 +264,14 @@ async def test_sync_methods_never_checkpoint() -> None:
                 push.connect(endpoint)
                 push.send_nowait(b"a")
                 push.send_multipart_nowait([b"b", b"c"])
+                assert push.send_many_nowait([[b"d"], [b"e"]]) == 2
                 push.statistics()
                 push.sndhwm = 5
-            await wait_until(lambda: pull.statistics().queued_inbound == 2)
+            await wait_until(lambda: pull.statistics().queued_inbound == 4)
             with trio.testing.assert_no_checkpoints():
                 assert pull.recv_nowait() == b"a"
                 assert pull.recv_multipart_nowait() == [b"b", b"c"]
+                assert pull.recv_many_nowait() == [[b"d"], [b"e"]]
                 push.disconnect(endpoint)
                 pull.unbind(endpoint)
                 push.close()

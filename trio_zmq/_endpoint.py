@@ -2,14 +2,14 @@
 
 A malformed endpoint or an unknown transport raises :class:`EndpointError`
 (also a ``ValueError``) from ``bind``/``connect`` before anything happens.
-Nothing here does I/O: a bind host that is an interface name is looked up
-by the tcp transport, a connect host name is resolved at each connection.
+Nothing here does I/O: a bind host that is an interface or host name is
+looked up by the tcp transport, a connect host name is resolved at each
+connection.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket as _stdlib_socket
 
 import attrs
 
@@ -26,8 +26,8 @@ IPC_PATH_MAX = 107
 class TcpAddress:
     """``tcp://host:port``, with ``tcp://source;host:port`` for connect.
 
-    For bind, ``host`` is ``*`` (every interface), a numeric address or an
-    interface name, and port 0 is any. For connect, ``host`` is a numeric
+    For bind, ``host`` is ``*`` (every interface), a numeric address, an
+    interface name or a host name, and port 0 is any. For connect, ``host`` is a numeric
     address or a DNS name, and ``source`` the local address to bind first.
     """
 
@@ -122,8 +122,9 @@ def _parse_ipc(endpoint: str, path: str, *, bind: bool) -> IpcAddress:
     if path == "*" and not bind:
         raise EndpointError(f"cannot connect to {endpoint!r}")
     address = IpcAddress(path)
-    size = len(address.sockaddr.encode("utf-8", "surrogateescape"))
-    if size > IPC_PATH_MAX + address.abstract:
+    # libzmq counts an abstract name's '@' as its NUL: the same limit for both.
+    size = len(path.encode("utf-8", "surrogateescape"))
+    if size > IPC_PATH_MAX:
         raise EndpointError(
             f"{endpoint!r}: the path is {size} bytes, more than the {IPC_PATH_MAX} this "
             "platform allows"
@@ -157,10 +158,10 @@ def _parse_host_port(endpoint: str, address: str, *, bind: bool) -> TcpAddress:
             raise EndpointError(f"bad port {port_text!r} in {endpoint!r}")
         port = int(port_text)
     if bind:
-        if host != "*" and not _is_ip(host) and not _is_interface(host):
+        if host != "*" and not _is_ip(host) and not _is_hostname(host):
             raise EndpointError(
-                f"bind needs '*', a numeric address or an interface name, not {host!r} "
-                f"({endpoint!r}); host names are resolved for connect only, as in libzmq"
+                f"bind needs '*', a numeric address, an interface or a host name, "
+                f"not {host!r} ({endpoint!r})"
             )
     elif host == "*" or not (_is_ip(host) or _is_hostname(host)):
         raise EndpointError(f"bad host {host!r} in {endpoint!r}")
@@ -181,13 +182,6 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _is_interface(name: str) -> bool:
-    try:
-        return any(n == name for _, n in _stdlib_socket.if_nameindex())
-    except OSError:  # pragma: no cover - platforms without if_nameindex
-        return False
 
 
 def _is_hostname(host: str) -> bool:

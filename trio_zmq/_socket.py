@@ -14,6 +14,7 @@ import enum
 import json
 import logging
 import math
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Generic, TypeVar, final, overload
 
@@ -284,16 +285,18 @@ class Socket(metaclass=NoPublicConstructor):
     def _send_checked(self, msg: Message) -> None:
         # Every attempt re-checks the state: the socket may have been closed
         # while the sender was parked.
-        self._check_can_send()
+        if self._state is not _State.OPEN or not self._pattern.can_send:
+            self._check_can_send()
         self._send_message(msg)
 
     def _send_message(self, msg: Message) -> None:
         if not self._pattern.send(msg):
             raise trio.WouldBlock
-        self._pipeset.detach_drained()  # REQ drops old replies when it sends
+        if self._pipeset._drained:
+            self._pipeset.detach_drained()  # REQ drops old replies when it sends
         counters = self._counters
         counters.messages_sent += 1
-        counters.bytes_sent += sum(map(len, msg))
+        counters.bytes_sent += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
 
     async def send_multipart(self, frames: Iterable[Frame]) -> None:
         """Send a multipart message, waiting while no peer can take it.
@@ -304,15 +307,21 @@ class Socket(metaclass=NoPublicConstructor):
         """
         await checkpoint_if_cancelled()
         self._check_can_send()
-        msg = _as_message(frames)
-        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot)
+        await self._send_blocking(_as_message(frames))
 
     async def send(self, data: Frame) -> None:
         """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
         await checkpoint_if_cancelled()
-        self._check_can_send()
-        msg = [data if type(data) is bytes else _as_frame(data)]
-        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot)
+        await self._send_blocking([data if type(data) is bytes else _as_frame(data)])
+
+    async def _send_blocking(self, msg: Message) -> None:
+        # The blocking recipe (DESIGN 3.2), inlined for the common case.
+        try:
+            self._send_checked(msg)
+        except trio.WouldBlock:
+            await self._park_until(lambda: self._send_checked(msg), self._pipeset.send_lot)
+        else:
+            await cancel_shielded_checkpoint()
 
     async def send_string(self, text: str, encoding: str = "utf-8") -> None:
         """Send ``text`` encoded (UTF-8 by default). A checkpoint, as :meth:`send`."""
@@ -326,14 +335,16 @@ class Socket(metaclass=NoPublicConstructor):
 
     def recv_multipart_nowait(self) -> list[bytes]:
         """Take the next message, or raise ``trio.WouldBlock``. Not a checkpoint."""
-        self._check_can_recv()
+        if self._state is not _State.OPEN or not self._pattern.can_recv:
+            self._check_can_recv()
         msg = self._pattern.recv()
-        self._pipeset.detach_drained()
+        if self._pipeset._drained:
+            self._pipeset.detach_drained()
         if msg is None:
             raise trio.WouldBlock
         counters = self._counters
         counters.messages_received += 1
-        counters.bytes_received += sum(map(len, msg))
+        counters.bytes_received += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
         return msg
 
     def recv_nowait(self) -> bytes:
@@ -342,10 +353,12 @@ class Socket(metaclass=NoPublicConstructor):
         Not a checkpoint. A multipart message raises
         :class:`MultipartMessageError` and stays in place for ``recv_multipart``.
         """
-        self._check_can_recv()
+        if self._state is not _State.OPEN or not self._pattern.can_recv:
+            self._check_can_recv()
         msg = self._pattern.peek()
         if msg is None:
-            self._pipeset.detach_drained()
+            if self._pipeset._drained:
+                self._pipeset.detach_drained()
             raise trio.WouldBlock
         if len(msg) != 1:
             raise MultipartMessageError(
@@ -359,7 +372,12 @@ class Socket(metaclass=NoPublicConstructor):
         A checkpoint. If cancelled, no message was taken (DESIGN 3.3).
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self.recv_multipart_nowait, self._pipeset.recv_lot)
+        try:
+            msg = self.recv_multipart_nowait()
+        except trio.WouldBlock:
+            return await self._park_until(self.recv_multipart_nowait, self._pipeset.recv_lot)
+        await cancel_shielded_checkpoint()
+        return msg
 
     async def recv(self) -> bytes:
         """Receive the next message, which must have one frame.
@@ -368,7 +386,111 @@ class Socket(metaclass=NoPublicConstructor):
         message raises :class:`MultipartMessageError` without being taken.
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self.recv_nowait, self._pipeset.recv_lot)
+        try:
+            data = self.recv_nowait()
+        except trio.WouldBlock:
+            return await self._park_until(self.recv_nowait, self._pipeset.recv_lot)
+        await cancel_shielded_checkpoint()
+        return data
+
+    # --- batches -------------------------------------------------------------
+
+    def send_many_nowait(self, messages: Iterable[Iterable[Frame]]) -> int:
+        """Queue as many of ``messages`` as fit now, in order; return how many.
+
+        Not a checkpoint. Each message goes whole or not at all, and every
+        message is validated before any is queued. Raises ``trio.WouldBlock``
+        (having queued nothing) if not even the first fits. REQ and REP,
+        which alternate sending and receiving, take at most one.
+        """
+        self._check_can_send()
+        batch = [_as_message(frames) for frames in messages]
+        return self._send_batch(batch) if batch else 0
+
+    async def send_many(self, messages: Iterable[Iterable[Frame]]) -> int:
+        """Send as many of ``messages`` as fit, waiting only until the first fits.
+
+        Returns how many were sent, in order, from the start of
+        ``messages``; send the rest with another call. One checkpoint for
+        the whole batch: this is the way past the one-checkpoint-per-message
+        floor of :meth:`send`. If cancelled, none was sent (DESIGN 3.4).
+        """
+        await checkpoint_if_cancelled()
+        self._check_can_send()
+        batch = [_as_message(frames) for frames in messages]
+        if not batch:
+            await cancel_shielded_checkpoint()
+            return 0
+        try:
+            count = self._send_batch(batch)
+        except trio.WouldBlock:
+            return await self._park_until(lambda: self._send_batch(batch), self._pipeset.send_lot)
+        await cancel_shielded_checkpoint()
+        return count
+
+    def _send_batch(self, batch: list[Message]) -> int:
+        self._check_can_send()
+        send = self._pattern.send
+        if self._pattern.alternates:
+            batch = batch[:1]
+        count = size = 0
+        for msg in batch:
+            if not send(msg):
+                break
+            count += 1
+            size += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
+        if self._pipeset._drained:
+            self._pipeset.detach_drained()
+        if not count:
+            raise trio.WouldBlock
+        self._counters.messages_sent += count
+        self._counters.bytes_sent += size
+        return count
+
+    def recv_many_nowait(self, max_messages: int | None = None) -> list[list[bytes]]:
+        """Take every message there is now (up to ``max_messages``), or raise ``trio.WouldBlock``.
+
+        Not a checkpoint. Returns a non-empty list of whole messages, in the
+        order ``recv_multipart`` would have returned them. REQ and REP,
+        which alternate sending and receiving, return at most one.
+        """
+        if max_messages is not None and (type(max_messages) is not int or max_messages < 1):
+            raise ValueError(f"max_messages must be a positive int or None, not {max_messages!r}")
+        self._check_can_recv()
+        limit = 1 if self._pattern.alternates else max_messages or sys.maxsize
+        recv = self._pattern.recv
+        batch: list[list[bytes]] = []
+        size = 0
+        while len(batch) < limit:
+            msg = recv()
+            if msg is None:
+                break
+            batch.append(msg)
+            size += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
+        if self._pipeset._drained:
+            self._pipeset.detach_drained()
+        if not batch:
+            raise trio.WouldBlock
+        self._counters.messages_received += len(batch)
+        self._counters.bytes_received += size
+        return batch
+
+    async def recv_many(self, max_messages: int | None = None) -> list[list[bytes]]:
+        """Receive every message there is (up to ``max_messages``), waiting for at least one.
+
+        Returns a non-empty list of whole messages. One checkpoint for the
+        whole batch: the way past the one-checkpoint-per-message floor of
+        :meth:`recv_multipart`. If cancelled, no message was taken (DESIGN 3.3).
+        """
+        await checkpoint_if_cancelled()
+        try:
+            batch = self.recv_many_nowait(max_messages)
+        except trio.WouldBlock:
+            return await self._park_until(
+                lambda: self.recv_many_nowait(max_messages), self._pipeset.recv_lot
+            )
+        await cancel_shielded_checkpoint()
+        return batch
 
     async def recv_string(self, encoding: str = "utf-8") -> str:
         """Receive a single-frame message and decode it. A checkpoint, as :meth:`recv`."""
@@ -385,17 +507,14 @@ class Socket(metaclass=NoPublicConstructor):
         """``async for message in sock`` yields whole messages (a checkpoint each)."""
         return await self.recv_multipart()
 
-    async def _blocking(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
-        # The caller has done checkpoint_if_cancelled().
-        try:
-            result = attempt()
-        except trio.WouldBlock:
-            pass
-        else:
-            await cancel_shielded_checkpoint()
-            return result
+    async def _park_until(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
+        """The waiting half of the blocking recipe: park, then try again.
+
+        The first attempt already failed with ``trio.WouldBlock``; parking
+        is cancellable and changes nothing.
+        """
         while True:
-            await lot.park()  # cancellable; parking changes nothing
+            await lot.park()
             try:
                 return attempt()
             except trio.WouldBlock:

@@ -40,6 +40,8 @@ class Pattern:
     default_linger: ClassVar[float | None] = None
     #: The type-specific options this type accepts (see ``_options.TYPE_OPTIONS``).
     type_options: ClassVar[frozenset[str]] = frozenset()
+    #: Sends and receives alternate (REQ, REP): batches hold one message.
+    alternates: ClassVar[bool] = False
     #: Its connections carry raw bytes, not ZMTP (STREAM: ``_raw_peer``).
     raw: ClassVar[bool] = False
 

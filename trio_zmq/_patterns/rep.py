@@ -32,6 +32,7 @@ def _delimiter(msg: Message) -> int:
 
 class Rep(Pattern):
     socket_type = SocketType.REP
+    alternates = True
     can_send = True
     can_recv = True
 

@@ -38,6 +38,7 @@ def _is_reply(msg: Message) -> bool:
 
 class Req(Dealer):
     socket_type = SocketType.REQ
+    alternates = True
     type_options = frozenset({"req_relaxed", "req_correlate", "probe_router"})
 
     def __init__(self, options: Options) -> None:

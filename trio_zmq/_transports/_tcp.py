@@ -1,7 +1,9 @@
 """The tcp transport: listeners and byte streams from ``tcp://`` endpoints.
 
 Bind takes ``*`` (0.0.0.0, or ``::`` dual stack with ``ipv6=True``), a
-numeric address or an interface name (its first address). Connect resolves
+numeric address, an interface name (its IPv4 address, or with ``ipv6=True``
+its IPv6 one, as libzmq), or a host name resolved once (libzmq 4.3.5 does
+that too). Connect resolves
 a host name at each attempt (IPv4 only unless ``ipv6=True``), binds the
 source address first if the endpoint has one, and tries each address the
 name resolves to in turn. Accepted and connected sockets get the TCP
@@ -35,7 +37,7 @@ async def open_listener(address: TcpAddress, options: Options) -> SocketListener
     A checkpoint. Raises OSError (e.g. address in use) if the address cannot
     be bound, EndpointError for an interface with no usable address.
     """
-    family, host = _bind_host(address.host, ipv6=options.ipv6)
+    family, host = await _bind_host(address.host, ipv6=options.ipv6)
     sock = trio.socket.socket(family, _stdlib_socket.SOCK_STREAM)
     try:
         sock.setsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEADDR, 1)
@@ -97,38 +99,59 @@ async def _bind_source(sock: trio.socket.SocketType, family: int, source: TcpAdd
     if source.host == "*":
         host = "::" if family == _stdlib_socket.AF_INET6 else "0.0.0.0"
     else:
-        source_family, host = _bind_host(source.host, ipv6=family == _stdlib_socket.AF_INET6)
+        source_family, host = await _bind_host(source.host, ipv6=family == _stdlib_socket.AF_INET6)
         if source_family != family:
             raise OSError(f"source {host} is not of the destination's address family")
+    # As libzmq: one source port may serve connections to several servers.
+    sock.setsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEADDR, 1)
     await sock.bind((host, source.port))
 
 
-def _bind_host(host: str, *, ipv6: bool) -> tuple[int, str]:
-    """(family, numeric host) to bind for ``*``, an address or an interface name."""
+async def _bind_host(host: str, *, ipv6: bool) -> tuple[int, str]:
+    """(family, numeric host) to bind for ``*``, an address, an interface or a name."""
     if host == "*":
         return (_stdlib_socket.AF_INET6, "::") if ipv6 else (_stdlib_socket.AF_INET, "0.0.0.0")
     try:
         ip = ipaddress.ip_address(host.partition("%")[0])
     except ValueError:
+        pass
+    else:
+        return (_stdlib_socket.AF_INET6 if ip.version == 6 else _stdlib_socket.AF_INET), host
+    if _is_interface(host):
         return _interface_address(host, ipv6=ipv6)
-    return (_stdlib_socket.AF_INET6 if ip.version == 6 else _stdlib_socket.AF_INET), host
+    family = _stdlib_socket.AF_UNSPEC if ipv6 else _stdlib_socket.AF_INET
+    try:
+        infos = await trio.socket.getaddrinfo(
+            host, None, family, _stdlib_socket.SOCK_STREAM, 0, _stdlib_socket.AI_PASSIVE
+        )
+    except _stdlib_socket.gaierror as exc:
+        raise EndpointError(f"cannot bind to {host!r}: {exc}") from None
+    fam, _, _, _, sockaddr = infos[0]
+    return fam, str(sockaddr[0])
+
+
+def _is_interface(name: str) -> bool:
+    try:
+        return any(n == name for _, n in _stdlib_socket.if_nameindex())
+    except OSError:  # pragma: no cover - platforms without if_nameindex
+        return False
 
 
 def _interface_address(name: str, *, ipv6: bool) -> tuple[int, str]:
-    """An interface's IPv4 address, or with ``ipv6`` its IPv6 one if it has no IPv4."""
+    """An interface's IPv4 address, or with ``ipv6`` its IPv6 one (as libzmq chooses)."""
+    if ipv6:
+        for address in _interface_ipv6_addresses(name):
+            return _stdlib_socket.AF_INET6, address
+        raise EndpointError(f"interface {name!r} has no IPv6 address to bind")
     probe = _stdlib_socket.socket(_stdlib_socket.AF_INET, _stdlib_socket.SOCK_DGRAM)
     try:
         request = struct.pack("256s", name.encode()[:15])
         reply = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, request)
-        return _stdlib_socket.AF_INET, _stdlib_socket.inet_ntoa(reply[20:24])
     except OSError:
-        pass
+        raise EndpointError(f"interface {name!r} has no IPv4 address to bind") from None
     finally:
         probe.close()
-    if ipv6:
-        for address in _interface_ipv6_addresses(name):
-            return _stdlib_socket.AF_INET6, address
-    raise EndpointError(f"interface {name!r} has no {'IP' if ipv6 else 'IPv4'} address to bind")
+    return _stdlib_socket.AF_INET, _stdlib_socket.inet_ntoa(reply[20:24])
 
 
 def _interface_ipv6_addresses(name: str) -> list[str]:
