@@ -109,6 +109,13 @@ class InprocPipe(Pipe):
             peer._owner._pipe_writable(peer)
         return msg
 
+    def hwm_changed(self) -> None:
+        # Our RCVHWM is half of the peer's limit: the peer's sender may have room now.
+        super().hwm_changed()
+        peer = self.peer
+        if peer is not None and peer.can_write():
+            peer._owner._pipe_writable(peer)
+
     def link(self, peer: InprocPipe, peer_host: InprocHost) -> None:
         self.peer = peer
         self._peer_host = peer_host

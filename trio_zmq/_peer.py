@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 import math
+import os
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
@@ -56,6 +57,19 @@ class Outcome(enum.Enum):
     HEARTBEAT_TIMEOUT = "heartbeat timeout"
     #: The application closed it (STREAM: an empty message): do not reconnect (libzmq does not).
     CLOSED_LOCALLY = "closed locally"
+
+
+def _unsent(buffers: list[bytes], sent: int) -> list[bytes]:
+    """What is left of ``buffers`` after the first ``sent`` bytes were written."""
+    for i, buffer in enumerate(buffers):
+        size = len(buffer)
+        if sent < size:
+            rest = buffers[i:]
+            if sent:
+                rest[0] = bytes(memoryview(buffer)[sent:])
+            return rest
+        sent -= size
+    return []
 
 
 class PeerHost(Protocol):
@@ -106,6 +120,8 @@ class PeerConnection:
         self._socket: trio.socket.SocketType | None = (
             stream.socket if isinstance(stream, trio.SocketStream) else None
         )
+        #: What a direct write left unwritten, for the writer to finish.
+        self._unfinished: list[bytes] | None = None
 
     def __repr__(self) -> str:
         return f"<PeerConnection {self.endpoint}>"
@@ -230,6 +246,7 @@ class PeerConnection:
             else:
                 cut = len(events)
             now, rest = events[:cut], events[cut:]
+        pipe.direct_armed = True  # a reply may go straight out (see Pipe.write)
         self.host._peer_inbound(pipe, now, only_messages)
         return rest
 
@@ -240,8 +257,26 @@ class PeerConnection:
             # The reader may have ended the connection while we were writing
             # (our scope is cancelled); stop before touching the connection.
             await trio.lowlevel.checkpoint_if_cancelled()
+            if self._unfinished is not None:
+                buffers, self._unfinished = self._unfinished, None
+                written = False
+                try:
+                    await self._send_buffers(buffers)
+                    written = True
+                finally:
+                    pipe.write_done(1, lost=not written)
+                last_batch = 1
+                continue
             if not pipe.has_outbound and not conn.has_data_to_send():
-                await pipe.wait_outbound()
+                if self._socket is not None:
+                    pipe.direct = self._direct_write
+                    if last_batch:
+                        pipe.direct_armed = True
+                try:
+                    await pipe.wait_outbound()
+                finally:
+                    pipe.direct = None
+                last_batch = 0
                 continue
             if last_batch > 1:
                 await self._coalesce(pipe)
@@ -253,6 +288,35 @@ class PeerConnection:
             finally:
                 pipe.write_done(len(batch), lost=not written)
             last_batch = len(batch)
+
+    def _direct_write(self, msg: list[bytes]) -> bool:
+        """Write one message now, from the sender's step (the writer is idle).
+
+        Returns False, having done nothing, if the connection cannot take it
+        (the message then queues as usual). What the socket does not take at
+        once is left for the writer, the message counted as in flight; so is
+        a write that fails, for the writer to meet the error and end the
+        connection as it would have.
+        """
+        sock, pipe = self._socket, self.pipe
+        if sock is None or pipe is None or self.conn.stage is not _zmtp.Stage.TRAFFIC:
+            return False
+        buffers = self.conn.encode_messages([msg])
+        if len(buffers) > IOV_MAX:
+            self._unfinished = buffers
+            pipe.start_direct()
+            return True
+        try:
+            sent = os.writev(sock.fileno(), buffers)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            sent = 0  # the writer will meet the error again and end the connection
+        rest = _unsent(buffers, sent)
+        if rest:
+            self._unfinished = rest
+            pipe.start_direct()
+        return True
 
     async def _heartbeat_loop(self, pipe: Pipe) -> None:
         def send_ping(ttl: float) -> None:

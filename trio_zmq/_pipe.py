@@ -23,6 +23,7 @@ back on the sender) until the application has read the queue down to half.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from trio.lowlevel import ParkingLot
@@ -66,6 +67,8 @@ class Pipe:
         "attached",
         "connected",
         "dead",
+        "direct",
+        "direct_armed",
         "dropped",
         "endpoint",
         "rcvhwm",
@@ -90,6 +93,12 @@ class Pipe:
         self.dead = False
         #: Messages dropped on this pipe's way (PUB to a full subscriber ...).
         self.dropped = 0
+        #: Set by the peer's writer while it waits with nothing to write: writes
+        #: a message to the network at once, in the caller's step (see ``write``).
+        self.direct: Callable[[Message], bool] | None = None
+        #: A direct write is allowed: re-armed when the writer goes idle after
+        #: writing and when a message comes from the peer, cleared by one.
+        self.direct_armed = True
 
     def __repr__(self) -> str:
         return f"<Pipe {self.endpoint} out={len(self._out)} in={len(self._in)}>"
@@ -101,8 +110,26 @@ class Pipe:
         return not self.dead and (not self.sndhwm or len(self._out) + self._in_flight < self.sndhwm)
 
     def write(self, msg: Message) -> None:
-        """Queue a whole message for the peer (the caller checked ``can_write``)."""
+        """Queue a whole message for the peer (the caller checked ``can_write``).
+
+        When the writer is idle and nothing is queued or being written, the
+        first message goes to the network at once, in the caller's step (the
+        latency path: no task switch to the writer). Once: the next messages
+        queue for the writer, which batches them, until the pipe is idle
+        again after a write or a message comes from the peer (a reply).
+        """
+        direct = self.direct
+        if direct is not None and self.direct_armed and not self._out and not self._in_flight:
+            self.direct_armed = False
+            if direct(msg):
+                return  # written, or handed to the writer as in flight
         self._out.append(msg)
+        if self._writer_lot:
+            self._writer_lot.unpark_all()
+
+    def start_direct(self) -> None:
+        """A direct write could not finish: the writer finishes it (one message in flight)."""
+        self._in_flight += 1
         if self._writer_lot:
             self._writer_lot.unpark_all()
 

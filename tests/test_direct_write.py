@@ -1,0 +1,97 @@
+"""The latency path: a message sent to an idle connection is written by ``send`` itself.
+
+When the connection's writer has nothing to do, ``Pipe.write`` hands the
+first message straight to the socket (``PeerConnection._direct_write``):
+no task switch to the writer. What the kernel does not take at once is
+finished by the writer; later messages queue and are batched as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+
+import trio_zmq
+from trio_zmq._peer import PeerConnection
+
+from .helpers import linked, wait_for_peers
+from .libzmq_peer import greeting, ready
+
+
+@pytest.fixture
+def writer_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many buffers each write by a writer task carried."""
+    calls: list[int] = []
+    real = PeerConnection._send_buffers
+
+    async def counting(self: PeerConnection, buffers: list[bytes]) -> None:
+        calls.append(len(buffers))
+        await real(self, buffers)
+
+    monkeypatch.setattr(PeerConnection, "_send_buffers", counting)
+    return calls
+
+
+async def test_requests_and_replies_go_out_without_the_writer(writer_calls: list[int]) -> None:
+    with trio.fail_after(10):
+        async with linked(trio_zmq.REP, trio_zmq.REQ) as (rep, req):
+            await wait_for_peers(req, 1)
+            await wait_for_peers(rep, 1)
+            writer_calls.clear()
+            for i in range(20):
+                await req.send(b"q%d" % i)
+                assert await rep.recv() == b"q%d" % i
+                await rep.send(b"r%d" % i)
+                assert await req.recv() == b"r%d" % i
+            assert writer_calls == []
+
+
+async def test_a_stream_of_messages_is_still_batched_by_the_writer(
+    writer_calls: list[int],
+) -> None:
+    with trio.fail_after(10):
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
+            await wait_for_peers(push, 1)
+            writer_calls.clear()
+            for i in range(2000):
+                await push.send(b"%d" % i)
+            for i in range(2000):
+                assert await pull.recv() == b"%d" % i
+            # One message at most went out directly; the rest in a few big writes.
+            assert 0 < len(writer_calls) < 200
+
+
+async def test_a_large_message_the_kernel_takes_in_part_is_finished_by_the_writer() -> None:
+    big = bytes(range(256)) * (32 * 1024)  # 8 MiB: more than loopback buffers hold
+    with trio.fail_after(20):
+        async with linked(trio_zmq.PAIR, trio_zmq.PAIR) as (a, b):
+            await wait_for_peers(b, 1)
+            await b.send_multipart([b"head", big])
+            await b.send(b"after")
+            assert b.statistics().queued_outbound >= 1  # still being written
+            assert await a.recv_multipart() == [b"head", big]
+            assert await a.recv() == b"after"
+            assert b.statistics().queued_outbound == 0
+
+
+async def test_a_direct_write_to_a_closed_peer_is_lost_and_counted() -> None:
+    with trio.fail_after(10):
+        async with trio_zmq.open_socket(trio_zmq.DEALER, reconnect_ivl=None) as dealer:
+            listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+            port = listener.socket.getsockname()[1]
+            dealer.connect(f"tcp://127.0.0.1:{port}")
+            stream = await listener.accept()
+            # Play a ZMTP 3.1 ROUTER just far enough for the handshake.
+            await stream.send_all(greeting() + ready(b"ROUTER", Identity=b""))
+            await wait_for_peers(dealer, 1)
+            await stream.aclose()
+            await listener.aclose()
+            sent = 0
+            while dealer.statistics().peers == 1 and sent < 10_000:
+                await dealer.send(b"into the void")
+                sent += 1
+            stats: Any = dealer.statistics()
+            assert stats.peers == 0
+            assert stats.messages_dropped >= 1
