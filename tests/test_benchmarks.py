@@ -9,16 +9,74 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_pubsub_benchmark_runs() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.pubsub", "--smoke"],
+def _run(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_pubsub_benchmark_runs() -> None:
+    result = _run("benchmarks.pubsub", "--smoke", timeout=120)
     assert result.returncode == 0, result.stderr
     assert "10 subscribers: trio_zmq" in result.stdout
     assert "1,000 subscriptions: trio_zmq" in result.stdout
     assert "ratios" in result.stdout
+
+
+def test_benchmark_suite_smoke_runs_every_row(tmp_path: Path) -> None:
+    saved = tmp_path / "results.json"
+    result = _run("benchmarks", "--smoke", "--json", str(saved), timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    out = result.stdout
+    # The header names the versions and the commit.
+    assert "Python " in out
+    assert "pyzmq " in out
+    assert "commit " in out
+    # Row 1: every size, with both ratios.
+    assert "1. PUSH -> PULL throughput" in out
+    for size in ("| 16 B ", "| 256 B ", "| 4 KiB ", "| 64 KiB ", "| 1 MiB "):
+        assert size in out
+    assert "trio_zmq / zmq.asyncio" in out
+    assert "trio_zmq / pyzmq" in out
+    # Row 2.
+    assert "2. REQ/REP round trip" in out
+    assert "trio_zmq median / zmq.asyncio median:" in out
+    # Row 3, through benchmarks/pubsub.py.
+    assert "3. PUB/SUB fan-out" in out
+    for fanout in ("| 1 subscriber ", "| 10 subscribers ", "| 100 subscribers "):
+        assert fanout in out
+    # Row 4.
+    assert "4. inproc PUSH/PULL" in out
+    assert "trio memory channel" in out
+    # Row 5.
+    assert "5. " in out
+    assert "| trio_zmq ROUTER " in out
+    assert "| pyzmq ROUTER " in out
+    # Row 6: measured if trio_zmq has the batch API, "n/a" otherwise.
+    assert "6. PUSH -> PULL 16 B with send_many / recv_many" in out
+    assert "n/a (no batch API)" in out or "send_many/recv_many (batches of" in out
+    # The targets, each with a verdict.
+    assert "Targets" in out
+    assert out.count("| met ") + out.count("| not met ") == 7
+    assert "error" not in out
+    # --report prints the same tables again from the JSON, measuring nothing.
+    report = _run("benchmarks", "--report", str(saved), timeout=60)
+    assert report.returncode == 0, report.stderr
+    tables = [line for line in out.splitlines() if line.startswith("| ")]
+    assert tables == [line for line in report.stdout.splitlines() if line.startswith("| ")]
+
+
+def test_benchmark_suite_only_and_unknown_row() -> None:
+    result = _run("benchmarks", "--smoke", "--only", "inproc", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "4. inproc PUSH/PULL" in result.stdout
+    assert "1. PUSH -> PULL" not in result.stdout
+    assert "not measured" in result.stdout
+    bad = _run("benchmarks", "--only", "nonsense", timeout=60)
+    assert bad.returncode != 0
+    assert "unknown row" in bad.stderr
