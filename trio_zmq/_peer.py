@@ -59,6 +59,32 @@ class Outcome(enum.Enum):
     CLOSED_LOCALLY = "closed locally"
 
 
+async def send_buffers(
+    stream: trio.abc.Stream, sock: trio.socket.SocketType | None, buffers: list[bytes]
+) -> None:
+    """Write buffers in order: one ``sendmsg`` for several (no join), else ``send_all``.
+
+    A checkpoint. If cancelled, an unknown part was written (the connection
+    is then broken, as any cancelled stream write leaves it).
+    """
+    if sock is None or len(buffers) == 1:
+        for buffer in buffers:
+            await stream.send_all(buffer)
+        return
+    views = [memoryview(b) for b in buffers]
+    first = 0
+    while first < len(views):
+        sent = await sock.sendmsg(views[first : first + IOV_MAX])
+        while sent:
+            size = views[first].nbytes
+            if sent >= size:
+                sent -= size
+                first += 1
+            else:
+                views[first] = views[first][sent:]
+                sent = 0
+
+
 def _unsent(buffers: list[bytes], sent: int) -> list[bytes]:
     """What is left of ``buffers`` after the first ``sent`` bytes were written."""
     for i, buffer in enumerate(buffers):
@@ -329,24 +355,7 @@ class PeerConnection:
         self._scope.cancel()
 
     async def _send_buffers(self, buffers: list[bytes]) -> None:
-        """Write buffers in order: one ``sendmsg`` for several (no join), else ``send_all``."""
-        sock = self._socket
-        if sock is None or len(buffers) == 1:
-            for buffer in buffers:
-                await self.stream.send_all(buffer)
-            return
-        views = [memoryview(b) for b in buffers]
-        first = 0
-        while first < len(views):
-            sent = await sock.sendmsg(views[first : first + IOV_MAX])
-            while sent:
-                size = views[first].nbytes
-                if sent >= size:
-                    sent -= size
-                    first += 1
-                else:
-                    views[first] = views[first][sent:]
-                    sent = 0
+        await send_buffers(self.stream, self._socket, buffers)
 
     @staticmethod
     async def _coalesce(pipe: Pipe, max_passes: int = 2) -> None:

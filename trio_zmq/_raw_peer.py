@@ -28,7 +28,7 @@ from typing import Protocol
 
 import trio
 
-from ._peer import IOV_MAX, Outcome, PeerConnection
+from ._peer import Outcome, PeerConnection, send_buffers
 from ._pipe import Pipe
 from ._zmtp import Event, HandshakeComplete
 
@@ -183,24 +183,7 @@ class RawPeerConnection:
                 return
 
     async def _send_buffers(self, buffers: list[bytes]) -> None:
-        """Write buffers in order: one ``sendmsg`` for several (no join), else ``send_all``."""
-        sock = self._socket
-        if sock is None or len(buffers) == 1:
-            for buffer in buffers:
-                await self.stream.send_all(buffer)
-            return
-        views = [memoryview(b) for b in buffers]
-        first = 0
-        while first < len(views):
-            sent = await sock.sendmsg(views[first : first + IOV_MAX])
-            while sent:
-                size = views[first].nbytes
-                if sent >= size:
-                    sent -= size
-                    first += 1
-                else:
-                    views[first] = views[first][sent:]
-                    sent = 0
+        await send_buffers(self.stream, self._socket, buffers)
 
     # --- failure handling --------------------------------------------------
 
