@@ -364,7 +364,15 @@ class Socket(metaclass=NoPublicConstructor):
             raise MultipartMessageError(
                 f"the next message has {len(msg)} frames; use recv_multipart()"
             )
-        return self.recv_multipart_nowait()[0]
+        msg = self._pattern.recv()
+        assert msg is not None  # peek found it; nothing ran in between
+        if self._pipeset._drained:
+            self._pipeset.detach_drained()
+        frame = msg[0]
+        counters = self._counters
+        counters.messages_received += 1
+        counters.bytes_received += len(frame)
+        return frame
 
     async def recv_multipart(self) -> list[bytes]:
         """Receive the next whole message, waiting for one.
