@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 import trio
 import zmq
 
+from .helpers import INPROC_NOT_LIBZMQ, ipc_endpoint
+
 T = TypeVar("T")
 
 #: Longest time a pyzmq call may block (RCVTIMEO / SNDTIMEO), in seconds.
@@ -75,8 +77,14 @@ class LibzmqSocket:
 
     # --- endpoints (sync: call them while no worker thread is running) --------
 
-    def bind(self) -> str:
-        """Bind to a kernel-chosen loopback port; return the endpoint."""
+    def bind(self, transport: str = "tcp") -> str:
+        """Bind to a kernel-chosen loopback port, or a fresh ipc path; return the endpoint."""
+        if transport == "ipc":
+            endpoint = ipc_endpoint()
+            self.sock.bind(endpoint)
+            return endpoint
+        if transport != "tcp":
+            raise ValueError(f"{transport}: {INPROC_NOT_LIBZMQ}")
         port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         return f"tcp://127.0.0.1:{port}"
 

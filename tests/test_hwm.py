@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 import trio_zmq
-from tests.helpers import LOOPBACK, free_endpoint, wait_for_peers
+from tests.helpers import bind_endpoint, free_endpoint, wait_for_peers
 from trio_zmq._zmtp._framing import MAX_CHUNK_READ
 
 
@@ -33,28 +33,34 @@ def _full(push: trio_zmq.Socket) -> bool:
     raise AssertionError("room appeared: _fill should keep going")  # pragma: no cover
 
 
-async def test_backpressure_reaches_the_sender_and_loses_nothing() -> None:
+async def test_backpressure_reaches_the_sender_and_loses_nothing(transport: str) -> None:
     payload = b"p" * 10_000
     with trio.fail_after(20):
         async with (
             trio_zmq.open_socket(trio_zmq.PULL, rcvhwm=20) as pull,
             trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=30) as push,
         ):
-            push.connect(await pull.bind(LOOPBACK))
+            push.connect(await pull.bind(bind_endpoint(transport)))
             await wait_for_peers(push, 1)
             sent = await _fill(push, payload)
-            # The receiver stopped reading at its RCVHWM (plus what one read held),
-            # the kernel buffers filled, and the sender's pipe is at its SNDHWM.
-            assert pull.statistics().queued_inbound <= 20 + MAX_CHUNK_READ // len(payload) + 1
-            assert push.statistics().queued_outbound == 30
-            assert sent > 50
+            if transport == "inproc":
+                # No reader and no kernel buffers: the high-water marks combine into
+                # one limit (libzmq), and every message is the receiver's at once.
+                assert sent == 30 + 20
+                assert pull.statistics().queued_inbound == sent
+            else:
+                # The receiver stopped reading at its RCVHWM (plus what one read held),
+                # the kernel buffers filled, and the sender's pipe is at its SNDHWM.
+                assert pull.statistics().queued_inbound <= 20 + MAX_CHUNK_READ // len(payload) + 1
+                assert push.statistics().queued_outbound == 30
+                assert sent > 50
             for i in range(sent):
                 assert await pull.recv() == b"%d:" % i + payload
 
 
-async def test_sndhwm_counts_whole_messages_on_a_waiting_pipe() -> None:
+async def test_sndhwm_counts_whole_messages_on_a_waiting_pipe(transport: str) -> None:
     async with trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=3, linger=0) as push:
-        push.connect(await free_endpoint())
+        push.connect(await free_endpoint(transport))
         for _ in range(3):
             push.send_multipart_nowait([b"a", b"b", b"c"])  # three frames, one message
         with pytest.raises(trio.WouldBlock):
@@ -62,18 +68,18 @@ async def test_sndhwm_counts_whole_messages_on_a_waiting_pipe() -> None:
         assert push.statistics().queued_outbound == 3
 
 
-async def test_hwm_zero_means_no_limit() -> None:
+async def test_hwm_zero_means_no_limit(transport: str) -> None:
     async with trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=0, linger=0) as push:
-        push.connect(await free_endpoint())
+        push.connect(await free_endpoint(transport))
         for _ in range(5000):
             push.send_nowait(b"x")
         assert push.statistics().queued_outbound == 5000
 
 
-async def test_raising_sndhwm_applies_to_existing_pipes_and_wakes_senders() -> None:
+async def test_raising_sndhwm_applies_to_existing_pipes_and_wakes_senders(transport: str) -> None:
     with trio.fail_after(10):
         async with trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=2, linger=0) as push:
-            push.connect(await free_endpoint())
+            push.connect(await free_endpoint(transport))
             push.send_nowait(b"1")
             push.send_nowait(b"2")
             with pytest.raises(trio.WouldBlock):
@@ -93,15 +99,18 @@ async def test_raising_sndhwm_applies_to_existing_pipes_and_wakes_senders() -> N
             assert push.statistics().queued_outbound == 4
 
 
-async def test_rcvhwm_stops_reading_and_resumes() -> None:
+async def test_rcvhwm_stops_reading_and_resumes(transport: str) -> None:
+    """Over inproc, where there is no reader, the sender's SNDHWM (1 there) adds to it."""
+    inproc = transport == "inproc"
     with trio.fail_after(20):
         async with (
             trio_zmq.open_socket(trio_zmq.PULL, rcvhwm=10) as pull,
-            trio_zmq.open_socket(trio_zmq.PUSH) as push,
+            trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=1 if inproc else 1000) as push,
         ):
-            push.connect(await pull.bind(LOOPBACK))
+            push.connect(await pull.bind(bind_endpoint(transport)))
             payload = b"r" * 50_000
-            slack = MAX_CHUNK_READ // len(payload) + 1  # what one read can add past the HWM
+            # What one read can add past the HWM (over inproc: the sender's SNDHWM).
+            slack = 1 if inproc else MAX_CHUNK_READ // len(payload) + 1
             n = 200  # 10 MB: far more than the socket buffers hold
 
             async def sender() -> None:

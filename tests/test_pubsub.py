@@ -26,9 +26,11 @@ and the digest (sections 1.10 and 3.2):
 
 Each scenario runs trio_zmq with trio_zmq and trio_zmq with libzmq (pyzmq),
 in both bind directions; ``PAIRINGS`` also runs libzmq in the role under
-test, as the reference. Pub-sub's "slow joiner" is handled without sleeps:
-``settle`` sends probe messages until every subscriber has one, and XPUB
-tests wait for the XPUB's own notifications.
+test, as the reference; each over tcp, ipc and inproc (the ``transport``
+fixture; inproc with trio_zmq peers only), but for the raw ZMTP ones (tcp).
+Pub-sub's "slow joiner" is handled without sleeps: ``settle`` sends probe
+messages until every subscriber has one, and XPUB tests wait for the XPUB's
+own notifications.
 """
 
 from __future__ import annotations
@@ -43,7 +45,15 @@ import zmq
 
 import trio_zmq
 
-from .helpers import LOOPBACK, free_endpoint, linked, wait_for_peers, wait_until
+from .helpers import (
+    NO_INPROC_RECONNECT,
+    bind_endpoint,
+    free_endpoint,
+    linked,
+    rebindable_endpoint,
+    wait_for_peers,
+    wait_until,
+)
 from .libzmq_peer import (
     LibzmqSocket,
     RawReader,
@@ -82,8 +92,10 @@ def zctx() -> Iterator[zmq.Context[Any]]:
 class Peer:
     """A trio_zmq socket or a libzmq (pyzmq) socket, driven the same way from trio."""
 
-    def __init__(self, sock: trio_zmq.Socket | LibzmqSocket) -> None:
+    def __init__(self, sock: trio_zmq.Socket | LibzmqSocket, transport: str = "tcp") -> None:
         self.sock = sock
+        #: What ``bind`` binds by default: "tcp", "ipc" or "inproc" (trio_zmq only).
+        self.transport = transport
 
     @property
     def is_trio(self) -> bool:
@@ -105,12 +117,17 @@ class Peer:
         assert isinstance(self.sock, LibzmqSocket)
         return self.sock
 
-    async def bind(self, endpoint: str = LOOPBACK) -> str:
-        """Bind (a kernel-chosen loopback port by default); return the endpoint."""
+    async def bind(self, endpoint: str | None = None, *, rebindable: bool = False) -> str:
+        """Bind (a new endpoint of the peer's transport by default); return the endpoint.
+
+        ``rebindable``: an endpoint that can be bound again once the socket has closed.
+        """
         if isinstance(self.sock, trio_zmq.Socket):
+            if endpoint is None:
+                endpoint = (rebindable_endpoint if rebindable else bind_endpoint)(self.transport)
             return await self.sock.bind(endpoint)
-        if endpoint == LOOPBACK:
-            return self.sock.bind()
+        if endpoint is None:
+            return self.sock.bind(self.transport)
         self.sock.bind_to(endpoint)
         return endpoint
 
@@ -228,38 +245,57 @@ async def _keep_processing_commands(sock: LibzmqSocket) -> None:
 
 @asynccontextmanager
 async def open_peer(
-    zctx: zmq.Context[Any], impl: str, socket_type: trio_zmq.SocketType, **options: Any
+    zctx: zmq.Context[Any],
+    impl: str,
+    socket_type: trio_zmq.SocketType,
+    *,
+    transport: str = "tcp",
+    **options: Any,
 ) -> AsyncIterator[Peer]:
-    """A socket of ``impl`` ("trio" or "libzmq"), linger 0 unless ``options`` says."""
+    """A socket of ``impl`` ("trio" or "libzmq"), linger 0 unless ``options`` says.
+
+    It binds over ``transport`` (tcp, ipc, or for trio_zmq only inproc).
+    """
     if impl == "trio":
         async with trio_zmq.open_socket(socket_type, **{"linger": 0, **options}) as sock:
-            yield Peer(sock)
+            yield Peer(sock, transport)
         return
     with libzmq_socket(zctx, int(socket_type)) as zsock:
         _apply_libzmq_options(zsock.sock, options)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_keep_processing_commands, zsock)
-            yield Peer(zsock)
+            yield Peer(zsock, transport)
             nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager
 async def open_peers(
-    zctx: zmq.Context[Any], impl: str, socket_type: trio_zmq.SocketType, n: int, **options: Any
+    zctx: zmq.Context[Any],
+    impl: str,
+    socket_type: trio_zmq.SocketType,
+    n: int,
+    *,
+    transport: str = "tcp",
+    **options: Any,
 ) -> AsyncIterator[list[Peer]]:
     async with AsyncExitStack() as stack:
         yield [
-            await stack.enter_async_context(open_peer(zctx, impl, socket_type, **options))
+            await stack.enter_async_context(
+                open_peer(zctx, impl, socket_type, transport=transport, **options)
+            )
             for _ in range(n)
         ]
 
 
-async def connect_all(binders: Sequence[Peer], connectors: Sequence[Peer]) -> list[str]:
+async def connect_all(
+    binders: Sequence[Peer], connectors: Sequence[Peer], *, rebindable: bool = False
+) -> list[str]:
     """Each binder binds; each connector connects to every binder. Returns the endpoints.
 
-    Waits for the handshakes that trio_zmq sockets can see.
+    Waits for the handshakes that trio_zmq sockets can see. ``rebindable``: see
+    ``Peer.bind``.
     """
-    endpoints = [await b.bind() for b in binders]
+    endpoints = [await b.bind(rebindable=rebindable) for b in binders]
     for c in connectors:
         for endpoint in endpoints:
             c.connect(endpoint)
@@ -272,11 +308,16 @@ async def connect_all(binders: Sequence[Peer], connectors: Sequence[Peer]) -> li
     return endpoints
 
 
-async def link(pubs: Sequence[Peer], subs: Sequence[Peer], binds: str) -> list[str]:
-    """Connect publishers and subscribers; ``binds`` says which side binds."""
+async def link(
+    pubs: Sequence[Peer], subs: Sequence[Peer], binds: str, *, rebindable: bool = False
+) -> list[str]:
+    """Connect publishers and subscribers; ``binds`` says which side binds.
+
+    They bind over their transport (``open_peer``); ``rebindable``: see ``Peer.bind``.
+    """
     if binds == "pub_binds":
-        return await connect_all(pubs, subs)
-    return await connect_all(subs, pubs)
+        return await connect_all(pubs, subs, rebindable=rebindable)
+    return await connect_all(subs, pubs, rebindable=rebindable)
 
 
 async def settle(pub: Peer, subs: Sequence[Peer], topic: bytes = b"") -> None:
@@ -325,11 +366,12 @@ async def leave(xpub: Peer, sub: Peer, endpoint: str, binds: str) -> None:
     An XPUB that connected to a subscriber keeps that peer, subscriptions
     and all, while it tries to reconnect (libzmq keeps the session's pipe),
     so it reports nothing until it disconnects. The XPUB must have no
-    notification pending.
+    notification pending. An inproc link ends with the socket at either end:
+    there the XPUB reports at once, whoever bound.
     """
     peers = xpub.trio.statistics().peers if xpub.is_trio else 0
     sub.close()
-    if binds == "sub_binds":
+    if binds == "sub_binds" and xpub.transport != "inproc":
         if xpub.is_trio:
             await wait_until(lambda: xpub.trio.statistics().peers < peers)
         else:
@@ -365,14 +407,18 @@ END = b"\xffend"
 @pairings_param
 @binds_param
 async def test_each_subscriber_gets_the_messages_its_prefixes_match_whole(
-    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str
+    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str, transport: str
 ) -> None:
     with trio.fail_after(15):
         async with AsyncExitStack() as stack:
-            pub = await stack.enter_async_context(open_peer(zctx, pub_impl, trio_zmq.PUB))
+            pub = await stack.enter_async_context(
+                open_peer(zctx, pub_impl, trio_zmq.PUB, transport=transport)
+            )
             subs = [
                 await stack.enter_async_context(
-                    open_peer(zctx, sub_impl, trio_zmq.SUB, subscribe=[*topics, END])
+                    open_peer(
+                        zctx, sub_impl, trio_zmq.SUB, subscribe=[*topics, END], transport=transport
+                    )
                 )
                 for topics in TOPICS
             ]
@@ -394,7 +440,12 @@ async def test_each_subscriber_gets_the_messages_its_prefixes_match_whole(
 @pairings_param
 @binds_param
 async def test_subscriptions_are_counted_and_only_the_last_cancel_goes_upstream(
-    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str, sub_type: trio_zmq.SocketType
+    zctx: zmq.Context[Any],
+    pub_impl: str,
+    sub_impl: str,
+    binds: str,
+    sub_type: trio_zmq.SocketType,
+    transport: str,
 ) -> None:
     """Subscribing twice sends two SUBSCRIBEs; only the second unsubscribe sends a CANCEL.
 
@@ -405,8 +456,10 @@ async def test_subscriptions_are_counted_and_only_the_last_cancel_goes_upstream(
     """
     with trio.fail_after(15):
         async with (
-            open_peer(zctx, pub_impl, trio_zmq.XPUB, xpub_verboser=True) as xpub,
-            open_peer(zctx, sub_impl, sub_type) as sub,
+            open_peer(
+                zctx, pub_impl, trio_zmq.XPUB, xpub_verboser=True, transport=transport
+            ) as xpub,
+            open_peer(zctx, sub_impl, sub_type, transport=transport) as sub,
         ):
             await link([xpub], [sub], binds)
             # A first subscription tells us that the subscriber's pipe is attached.
@@ -707,10 +760,11 @@ async def bind_again(peer: Peer, endpoint: str) -> None:
             return
 
 
+@pytest.mark.transport_skip("inproc", binds="pub_binds", reason=NO_INPROC_RECONNECT)
 @pairings_param
 @binds_param
 async def test_sub_resubscribes_when_its_publisher_restarts(
-    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str
+    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str, transport: str
 ) -> None:
     """After the restart, messages matching the old subscriptions arrive with no new subscribe.
 
@@ -719,13 +773,15 @@ async def test_sub_resubscribes_when_its_publisher_restarts(
     tell its subscriptions.
     """
     with trio.fail_after(15):
-        async with open_peer(zctx, sub_impl, trio_zmq.SUB, subscribe=b"A") as sub:
-            async with open_peer(zctx, pub_impl, trio_zmq.PUB) as pub:
-                [endpoint] = await link([pub], [sub], binds)
+        async with open_peer(
+            zctx, sub_impl, trio_zmq.SUB, subscribe=b"A", transport=transport
+        ) as sub:
+            async with open_peer(zctx, pub_impl, trio_zmq.PUB, transport=transport) as pub:
+                [endpoint] = await link([pub], [sub], binds, rebindable=True)
                 sub.subscribe(b"B")
                 await settle(pub, [sub], b"A")
                 await settle(pub, [sub], b"B")
-            async with open_peer(zctx, pub_impl, trio_zmq.PUB) as pub:
+            async with open_peer(zctx, pub_impl, trio_zmq.PUB, transport=transport) as pub:
                 if binds == "pub_binds":
                     await bind_again(pub, endpoint)
                 else:
@@ -745,7 +801,7 @@ async def test_sub_resubscribes_when_its_publisher_restarts(
 @peer_param
 @binds_param
 async def test_pub_never_blocks_and_counts_what_a_slow_subscriber_misses(
-    zctx: zmq.Context[Any], peer_impl: str, binds: str
+    zctx: zmq.Context[Any], peer_impl: str, binds: str, transport: str
 ) -> None:
     """A full subscriber misses messages (counted for it); the fast one gets every one.
 
@@ -756,9 +812,11 @@ async def test_pub_never_blocks_and_counts_what_a_slow_subscriber_misses(
     n, payload = 200, b"p" * 64 * 1024
     with trio.fail_after(20):
         async with (
-            open_peer(zctx, "trio", trio_zmq.PUB, sndhwm=4) as pub,
-            open_peer(zctx, peer_impl, trio_zmq.SUB, subscribe=b"", rcvhwm=4) as slow,
-            open_peer(zctx, peer_impl, trio_zmq.SUB, subscribe=b"") as fast,
+            open_peer(zctx, "trio", trio_zmq.PUB, sndhwm=4, transport=transport) as pub,
+            open_peer(
+                zctx, peer_impl, trio_zmq.SUB, subscribe=b"", rcvhwm=4, transport=transport
+            ) as slow,
+            open_peer(zctx, peer_impl, trio_zmq.SUB, subscribe=b"", transport=transport) as fast,
         ):
             endpoints = await link([pub], [slow, fast], binds)
             await settle(pub, [slow, fast])
@@ -794,13 +852,13 @@ async def test_pub_never_blocks_and_counts_what_a_slow_subscriber_misses(
 @pairings_param
 @binds_param
 async def test_xpub_reports_a_topic_once_whatever_the_number_of_subscribers(
-    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str
+    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str, transport: str
 ) -> None:
     """``\\x01A`` when A gets its first subscriber, ``\\x00A`` when it loses its last."""
     with trio.fail_after(15):
         async with (
-            open_peer(zctx, pub_impl, trio_zmq.XPUB) as xpub,
-            open_peers(zctx, sub_impl, trio_zmq.SUB, 2) as subs,
+            open_peer(zctx, pub_impl, trio_zmq.XPUB, transport=transport) as xpub,
+            open_peers(zctx, sub_impl, trio_zmq.SUB, 2, transport=transport) as subs,
         ):
             await link([xpub], subs, binds)
             for i, sub in enumerate(subs):
@@ -827,7 +885,7 @@ async def test_xpub_reports_a_topic_once_whatever_the_number_of_subscribers(
 @pairings_param
 @binds_param
 async def test_xpub_reports_the_topics_a_departing_subscriber_leaves_without_subscriber(
-    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str, verboser: bool
+    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str, verboser: bool, transport: str
 ) -> None:
     """When a subscriber goes, ``\\x00topic`` for each topic nobody else has.
 
@@ -839,9 +897,15 @@ async def test_xpub_reports_the_topics_a_departing_subscriber_leaves_without_sub
     """
     with trio.fail_after(15):
         async with (
-            open_peer(zctx, pub_impl, trio_zmq.XPUB, xpub_verboser=verboser) as xpub,
-            open_peer(zctx, sub_impl, trio_zmq.SUB, subscribe=[b"A", b"B", b"M0"]) as sub0,
-            open_peer(zctx, sub_impl, trio_zmq.SUB, subscribe=[b"B", b"M1"]) as sub1,
+            open_peer(
+                zctx, pub_impl, trio_zmq.XPUB, xpub_verboser=verboser, transport=transport
+            ) as xpub,
+            open_peer(
+                zctx, sub_impl, trio_zmq.SUB, subscribe=[b"A", b"B", b"M0"], transport=transport
+            ) as sub0,
+            open_peer(
+                zctx, sub_impl, trio_zmq.SUB, subscribe=[b"B", b"M1"], transport=transport
+            ) as sub1,
         ):
             endpoints = await link([xpub], [sub0, sub1], binds)
             # Verboser reports sub1's B too.
@@ -870,13 +934,13 @@ async def test_xpub_reports_the_topics_a_departing_subscriber_leaves_without_sub
 @pairings_param
 @binds_param
 async def test_xsub_subscriptions_go_upstream_and_the_publisher_filters(
-    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str
+    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str, transport: str
 ) -> None:
     """An XSUB does not filter: what it receives is what the PUB chose to send it."""
     with trio.fail_after(15):
         async with (
-            open_peer(zctx, pub_impl, trio_zmq.PUB) as pub,
-            open_peer(zctx, sub_impl, trio_zmq.XSUB) as xsub,
+            open_peer(zctx, pub_impl, trio_zmq.PUB, transport=transport) as pub,
+            open_peer(zctx, sub_impl, trio_zmq.XSUB, transport=transport) as xsub,
         ):
             await link([pub], [xsub], binds)
             await xsub.send(b"\x01A")
@@ -896,13 +960,13 @@ async def test_xsub_subscriptions_go_upstream_and_the_publisher_filters(
 @peer_param
 @binds_param
 async def test_pub_drops_what_an_xsub_sends_upstream(
-    zctx: zmq.Context[Any], peer_impl: str, binds: str
+    zctx: zmq.Context[Any], peer_impl: str, binds: str, transport: str
 ) -> None:
     """A PUB has no ``recv``: an XSUB's user messages are dropped (counted), not queued."""
     with trio.fail_after(10):
         async with (
-            open_peer(zctx, "trio", trio_zmq.PUB) as pub,
-            open_peer(zctx, peer_impl, trio_zmq.XSUB) as xsub,
+            open_peer(zctx, "trio", trio_zmq.PUB, transport=transport) as pub,
+            open_peer(zctx, peer_impl, trio_zmq.XSUB, transport=transport) as xsub,
         ):
             await link([pub], [xsub], binds)
             await xsub.send(b"\x01A")
@@ -928,7 +992,7 @@ async def test_sub_filters_what_it_receives_and_xsub_does_not(
     A SUB drops what matches none of its subscriptions, whole; an XSUB passes
     everything on (digest 1.10.5, 3.2).
     """
-    options = {"subscribe": b"A"} if socket_type == trio_zmq.SUB else {}
+    options: dict[str, Any] = {"subscribe": b"A"} if socket_type == trio_zmq.SUB else {}
     with trio.fail_after(10):
         async with (
             open_peer(zctx, impl, socket_type, **options) as sock,
@@ -952,13 +1016,13 @@ async def test_sub_filters_what_it_receives_and_xsub_does_not(
 @peer_param
 @binds_param
 async def test_xsub_fair_queues_its_publishers(
-    zctx: zmq.Context[Any], peer_impl: str, binds: str
+    zctx: zmq.Context[Any], peer_impl: str, binds: str, transport: str
 ) -> None:
     n, count = 3, 20
     with trio.fail_after(15):
         async with (
-            open_peer(zctx, "trio", trio_zmq.XSUB) as xsub,
-            open_peers(zctx, peer_impl, trio_zmq.XPUB, n) as xpubs,
+            open_peer(zctx, "trio", trio_zmq.XSUB, transport=transport) as xsub,
+            open_peers(zctx, peer_impl, trio_zmq.XPUB, n, transport=transport) as xpubs,
         ):
             await link(xpubs, [xsub], binds)
             await xsub.send(b"\x01")  # everything
@@ -982,7 +1046,9 @@ async def test_xsub_fair_queues_its_publishers(
         assert len(set(senders[i : i + n])) == n, senders
 
 
-async def test_xsub_keeps_the_order_of_subscriptions_written_and_made_by_method() -> None:
+async def test_xsub_keeps_the_order_of_subscriptions_written_and_made_by_method(
+    transport: str,
+) -> None:
     """``XSUB.subscribe``/``unsubscribe`` are documented as the 0x01/0x00 messages.
 
     So they must reach the publisher in the order the application wrote
@@ -990,7 +1056,9 @@ async def test_xsub_keeps_the_order_of_subscriptions_written_and_made_by_method(
     in the same step (``send_nowait``): the publisher must end up without A.
     """
     with trio.fail_after(10):
-        async with linked(trio_zmq.XPUB, trio_zmq.XSUB, {"xpub_verboser": True}) as (xpub, xsub):
+        async with linked(
+            trio_zmq.XPUB, trio_zmq.XSUB, {"xpub_verboser": True}, transport=transport
+        ) as (xpub, xsub):
             await wait_for_peers(xpub, 1)
             await wait_for_peers(xsub, 1)
             xsub.send_nowait(b"\x01A")
@@ -1007,7 +1075,11 @@ async def test_xsub_keeps_the_order_of_subscriptions_written_and_made_by_method(
 @pytest.mark.parametrize("socket_type", [trio_zmq.SUB, trio_zmq.XSUB], ids=["SUB", "XSUB"])
 @pairings_param
 async def test_subscriptions_made_before_the_handshake_reach_the_publisher_as_made(
-    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, socket_type: trio_zmq.SocketType
+    zctx: zmq.Context[Any],
+    pub_impl: str,
+    sub_impl: str,
+    socket_type: trio_zmq.SocketType,
+    transport: str,
 ) -> None:
     """What is subscribed between ``connect`` and the handshake goes out as it was made.
 
@@ -1016,29 +1088,37 @@ async def test_subscriptions_made_before_the_handshake_reach_the_publisher_as_ma
     1.10.5: every subscribe is forwarded); an XSUB's ``\\x01A`` message is
     sent once. (Topics subscribed before ``connect`` go once per topic, in
     both.) The marker M, subscribed once the XPUB has seen A, comes after.
+    An inproc link has no handshake: there the SUB connects before the bind.
     """
     with trio.fail_after(10):
         async with (
-            open_peer(zctx, pub_impl, trio_zmq.XPUB, xpub_verbose=True) as xpub,
-            open_peer(zctx, sub_impl, socket_type) as sub,
+            open_peer(
+                zctx, pub_impl, trio_zmq.XPUB, xpub_verbose=True, transport=transport
+            ) as xpub,
+            open_peer(zctx, sub_impl, socket_type, transport=transport) as sub,
         ):
-            sub.connect(await xpub.bind())
+            bind_later = transport == "inproc"
+            endpoint = await free_endpoint(transport) if bind_later else await xpub.bind()
+            sub.connect(endpoint)
             if socket_type == trio_zmq.SUB:
                 sub.subscribe(b"A")
                 sub.subscribe(b"A")
             else:
                 await sub.send(b"\x01A")
             if sub.is_trio:
-                assert sub.trio.statistics().peers == 0  # no handshake yet
+                assert sub.trio.statistics().peers == 0  # no handshake (or bind) yet
+            if bind_later:
+                await xpub.bind(endpoint)
             got = [await xpub.recv()]
             await send_subscription(sub, b"M")
             got += await recv_until(xpub, [b"\x01M"])
     assert got == [[b"\x01A"]] * (2 if socket_type == trio_zmq.SUB else 1)
 
 
+@pytest.mark.transport_skip("inproc", reason=NO_INPROC_RECONNECT)
 @pytest.mark.parametrize("xsub_impl", ["trio", "libzmq"])
 async def test_xsub_resends_each_topic_once_to_a_restarted_publisher(
-    zctx: zmq.Context[Any], xsub_impl: str
+    zctx: zmq.Context[Any], xsub_impl: str, transport: str
 ) -> None:
     """A reconnected publisher gets every topic once, however it was subscribed.
 
@@ -1048,9 +1128,11 @@ async def test_xsub_resends_each_topic_once_to_a_restarted_publisher(
     see A and B once each, then the marker M.
     """
     with trio.fail_after(10):
-        async with open_peer(zctx, xsub_impl, trio_zmq.XSUB) as xsub:
-            async with open_peer(zctx, "trio", trio_zmq.XPUB, xpub_verbose=True) as xpub:
-                [endpoint] = await link([xpub], [xsub], "pub_binds")
+        async with open_peer(zctx, xsub_impl, trio_zmq.XSUB, transport=transport) as xsub:
+            async with open_peer(
+                zctx, "trio", trio_zmq.XPUB, xpub_verbose=True, transport=transport
+            ) as xpub:
+                [endpoint] = await link([xpub], [xsub], "pub_binds", rebindable=True)
                 await xsub.send(b"\x01A")
                 assert await xpub.recv() == [b"\x01A"]
             if xsub.is_trio:
@@ -1058,7 +1140,9 @@ async def test_xsub_resends_each_topic_once_to_a_restarted_publisher(
             else:
                 await trio.sleep(0.1)  # for libzmq to see the connection go
             await xsub.send(b"\x01B")
-            async with open_peer(zctx, "trio", trio_zmq.XPUB, xpub_verbose=True) as xpub:
+            async with open_peer(
+                zctx, "trio", trio_zmq.XPUB, xpub_verbose=True, transport=transport
+            ) as xpub:
                 await bind_again(xpub, endpoint)
                 got = [await xpub.recv()]  # the XSUB has reconnected
                 await xsub.send(b"\x01M")
@@ -1077,15 +1161,15 @@ async def test_xsub_resends_each_topic_once_to_a_restarted_publisher(
 @peer_param
 @binds_param
 async def test_the_subscribe_option_at_creation(
-    zctx: zmq.Context[Any], peer_impl: str, binds: str, subscribe: Any
+    zctx: zmq.Context[Any], peer_impl: str, binds: str, subscribe: Any, transport: str
 ) -> None:
     topics = [subscribe] if isinstance(subscribe, bytes | str) else list(subscribe)
     expected_topics = [t.encode() if isinstance(t, str) else t for t in topics]
     published = [b"a-1", "\u00e9t\u00e9-1".encode(), b"b-1", b"c-1", b"A-1"]
     with trio.fail_after(10):
         async with (
-            open_peer(zctx, "trio", trio_zmq.SUB, subscribe=subscribe) as sub,
-            open_peer(zctx, peer_impl, trio_zmq.PUB) as pub,
+            open_peer(zctx, "trio", trio_zmq.SUB, subscribe=subscribe, transport=transport) as sub,
+            open_peer(zctx, peer_impl, trio_zmq.PUB, transport=transport) as pub,
         ):
             assert sub.trio._options.subscribe == tuple(expected_topics)
             await link([pub], [sub], binds)
@@ -1099,11 +1183,13 @@ async def test_the_subscribe_option_at_creation(
 
 @peer_param
 @binds_param
-async def test_str_topics_are_utf8(zctx: zmq.Context[Any], peer_impl: str, binds: str) -> None:
+async def test_str_topics_are_utf8(
+    zctx: zmq.Context[Any], peer_impl: str, binds: str, transport: str
+) -> None:
     with trio.fail_after(10):
         async with (
-            open_peer(zctx, "trio", trio_zmq.SUB) as sub,
-            open_peer(zctx, peer_impl, trio_zmq.XPUB) as xpub,
+            open_peer(zctx, "trio", trio_zmq.SUB, transport=transport) as sub,
+            open_peer(zctx, peer_impl, trio_zmq.XPUB, transport=transport) as xpub,
         ):
             await link([xpub], [sub], binds)
             sub.trio.subscribe("\u00e9")

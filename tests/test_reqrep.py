@@ -17,8 +17,10 @@ file holds the machinery both files share (``Peer``, ``open_peers``,
   peers with one routing id on a REP (a difference from libzmq, pinned down).
 
 Every scenario runs against a trio_zmq peer and a libzmq peer (pyzmq), in
-both bind directions. The socket under test is trio_zmq's unless a test
-says it runs libzmq too, as the reference.
+both bind directions, over tcp, ipc and inproc (the ``transport`` fixture;
+inproc with trio_zmq peers only); the raw ZMTP ones over tcp. The socket
+under test is trio_zmq's unless a test says it runs libzmq too, as the
+reference.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ import zmq
 
 import trio_zmq
 
-from .helpers import LOOPBACK, wait_for_peers, wait_until
+from .helpers import (
+    NO_INPROC_RECONNECT,
+    bind_endpoint,
+    libzmq_transports,
+    rebindable_endpoint,
+    wait_for_peers,
+    wait_until,
+)
 from .libzmq_peer import (
     MORE,
     LibzmqSocket,
@@ -75,8 +84,10 @@ def zctx() -> Iterator[zmq.Context[Any]]:
 class Peer:
     """A trio_zmq socket or a libzmq (pyzmq) socket, driven the same way from trio."""
 
-    def __init__(self, sock: trio_zmq.Socket | LibzmqSocket) -> None:
+    def __init__(self, sock: trio_zmq.Socket | LibzmqSocket, transport: str = "tcp") -> None:
         self.sock = sock
+        #: What ``bind`` binds by default: "tcp", "ipc" or "inproc" (trio_zmq only).
+        self.transport = transport
 
     @property
     def is_trio(self) -> bool:
@@ -93,12 +104,12 @@ class Peer:
         assert isinstance(self.sock, LibzmqSocket)
         return self.sock
 
-    async def bind(self, endpoint: str = LOOPBACK) -> str:
-        """Bind (a kernel-chosen loopback port by default); return the endpoint."""
+    async def bind(self, endpoint: str | None = None) -> str:
+        """Bind (a new endpoint of the peer's transport by default); return the endpoint."""
         if isinstance(self.sock, trio_zmq.Socket):
-            return await self.sock.bind(endpoint)
-        if endpoint == LOOPBACK:
-            return self.sock.bind()
+            return await self.sock.bind(endpoint or bind_endpoint(self.transport))
+        if endpoint is None:
+            return self.sock.bind(self.transport)
         self.sock.bind_to(endpoint)
         return endpoint
 
@@ -209,9 +220,14 @@ async def open_peers(
     impl: str,
     socket_type: trio_zmq.SocketType,
     n: int = 1,
+    *,
+    transport: str = "tcp",
     **options: Any,
 ) -> AsyncIterator[list[Peer]]:
-    """``n`` sockets of ``impl`` ("trio" or "libzmq"); all linger 0."""
+    """``n`` sockets of ``impl`` ("trio" or "libzmq"); all linger 0.
+
+    They bind over ``transport`` (tcp, ipc, or for trio_zmq only inproc).
+    """
     async with AsyncExitStack() as stack:
         peers = []
         for _ in range(n):
@@ -224,7 +240,7 @@ async def open_peers(
                 sock = stack.enter_context(
                     libzmq_socket(zctx, int(socket_type), **libzmq_options(options))
                 )
-            peers.append(Peer(sock))
+            peers.append(Peer(sock, transport))
         yield peers
 
 
@@ -282,7 +298,7 @@ def echo(msg: Message) -> Message:
 @pytest.mark.parametrize(("req_impl", "rep_impl"), PAIRINGS)
 @pytest.mark.parametrize("binds", ["req_binds", "rep_binds"])
 async def test_a_thousand_round_trips(
-    zctx: zmq.Context[Any], req_impl: str, rep_impl: str, binds: str
+    zctx: zmq.Context[Any], req_impl: str, rep_impl: str, binds: str, transport: str
 ) -> None:
     n = 1000
     requests = [[b"req", b"%d" % i, payload(i)] for i in range(n)]
@@ -292,8 +308,8 @@ async def test_a_thousand_round_trips(
 
     with trio.fail_after(20):
         async with (
-            open_peers(zctx, req_impl, trio_zmq.REQ) as [req],
-            open_peers(zctx, rep_impl, trio_zmq.REP) as [rep],
+            open_peers(zctx, req_impl, trio_zmq.REQ, transport=transport) as [req],
+            open_peers(zctx, rep_impl, trio_zmq.REP, transport=transport) as [rep],
         ):
             await link(req, [rep], "sut_binds" if binds == "req_binds" else "peer_binds")
             async with trio.open_nursery() as nursery:
@@ -310,14 +326,14 @@ async def test_a_thousand_round_trips(
 @pytest.mark.parametrize(("req_impl", "rep_impl"), PAIRINGS)
 @binds_param
 async def test_rep_answers_each_of_many_reqs(
-    zctx: zmq.Context[Any], req_impl: str, rep_impl: str, binds: str
+    zctx: zmq.Context[Any], req_impl: str, rep_impl: str, binds: str, transport: str
 ) -> None:
     """Several REQs at once on one REP: each gets the answer to its own requests."""
     n, rounds = 5, 20
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, rep_impl, trio_zmq.REP) as [rep],
-            open_peers(zctx, req_impl, trio_zmq.REQ, n) as reqs,
+            open_peers(zctx, rep_impl, trio_zmq.REP, transport=transport) as [rep],
+            open_peers(zctx, req_impl, trio_zmq.REQ, n, transport=transport) as reqs,
         ):
             await link(rep, reqs, binds)
             results: dict[int, list[Message]] = {}
@@ -340,12 +356,12 @@ async def test_rep_answers_each_of_many_reqs(
 @peer_param
 @binds_param
 async def test_cancelled_req_recv_gets_the_reply_on_the_next_recv(
-    zctx: zmq.Context[Any], peer: str, binds: str
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
 ) -> None:
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ) as [req],
-            open_peers(zctx, peer, trio_zmq.REP) as [rep],
+            open_peers(zctx, "trio", trio_zmq.REQ, transport=transport) as [req],
+            open_peers(zctx, peer, trio_zmq.REP, transport=transport) as [rep],
         ):
             await link(req, [rep], binds)
             sock = req.trio
@@ -394,15 +410,15 @@ async def test_cancelled_req_recv_gets_the_reply_on_the_next_recv(
 @peer_param
 @binds_param
 async def test_randomly_cancelled_req_recvs_lose_nothing(
-    zctx: zmq.Context[Any], peer: str, binds: str
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
 ) -> None:
     rng = random.Random(f"{peer}-{binds}")
     n = 200
     cancelled = 0
     with trio.fail_after(20):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ) as [req],
-            open_peers(zctx, peer, trio_zmq.REP) as [rep],
+            open_peers(zctx, "trio", trio_zmq.REQ, transport=transport) as [req],
+            open_peers(zctx, peer, trio_zmq.REP, transport=transport) as [rep],
         ):
             await link(req, [rep], binds)
             sock = req.trio
@@ -426,7 +442,7 @@ async def test_randomly_cancelled_req_recvs_lose_nothing(
 @peer_param
 @binds_param
 async def test_relaxed_req_giving_up_on_cancelled_recvs_never_takes_a_stale_reply(
-    zctx: zmq.Context[Any], peer: str, binds: str
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
 ) -> None:
     """req_relaxed + req_correlate: a request given up on has its late reply discarded."""
     rng = random.Random(f"relaxed-{peer}-{binds}")
@@ -434,8 +450,15 @@ async def test_relaxed_req_giving_up_on_cancelled_recvs_never_takes_a_stale_repl
     abandoned = 0
     with trio.fail_after(20):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ, req_relaxed=True, req_correlate=True) as [req],
-            open_peers(zctx, peer, trio_zmq.REP) as [rep],
+            open_peers(
+                zctx,
+                "trio",
+                trio_zmq.REQ,
+                req_relaxed=True,
+                req_correlate=True,
+                transport=transport,
+            ) as [req],
+            open_peers(zctx, peer, trio_zmq.REP, transport=transport) as [rep],
         ):
             await link(req, [rep], binds)
             sock = req.trio
@@ -592,13 +615,13 @@ async def test_req_keeps_a_peer_whose_reply_is_well_formed_but_not_for_it(
 @peer_param
 @pytest.mark.parametrize("when", ["read_before_it_left", "read_after_it_left"])
 async def test_rep_reply_to_a_peer_that_has_gone_is_dropped(
-    zctx: zmq.Context[Any], peer: str, when: str
+    zctx: zmq.Context[Any], peer: str, when: str, transport: str
 ) -> None:
     with trio.fail_after(10):
-        async with open_peers(zctx, "trio", trio_zmq.REP) as [rep]:
+        async with open_peers(zctx, "trio", trio_zmq.REP, transport=transport) as [rep]:
             sock = rep.trio
             endpoint = await rep.bind()
-            async with open_peers(zctx, peer, trio_zmq.REQ) as [req]:
+            async with open_peers(zctx, peer, trio_zmq.REQ, transport=transport) as [req]:
                 req.connect(endpoint)
                 await req.send([b"question"])
                 await wait_until(lambda: sock.statistics().queued_inbound == 1)
@@ -612,7 +635,7 @@ async def test_rep_reply_to_a_peer_that_has_gone_is_dropped(
             assert (stats.messages_dropped, stats.queued_outbound) == (1, 0)
 
             # The REP is ready for the next request, from a new peer.
-            async with open_peers(zctx, peer, trio_zmq.REQ) as [req]:
+            async with open_peers(zctx, peer, trio_zmq.REQ, transport=transport) as [req]:
                 req.connect(endpoint)
                 await req.send([b"again"])
                 assert await sock.recv() == b"again"
@@ -621,22 +644,29 @@ async def test_rep_reply_to_a_peer_that_has_gone_is_dropped(
             assert sock.statistics().messages_dropped == 1
 
 
+@pytest.mark.transport_skip("inproc", reason=NO_INPROC_RECONNECT)
 @pytest.mark.parametrize("rep_impl", ["trio", "libzmq"])
 async def test_connected_rep_keeps_the_reply_for_the_reconnection_as_libzmq(
-    zctx: zmq.Context[Any], rep_impl: str
+    zctx: zmq.Context[Any], rep_impl: str, transport: str
 ) -> None:
     """A REP that connected keeps its pipe while the peer is away (libzmq's session
     without ``immediate``): the reply waits in it and goes to whoever binds the
-    endpoint next. Run with libzmq's REP too, the reference."""
+    endpoint next. Run with libzmq's REP too, the reference. (libzmq's REP is
+    given the reply once it has seen the connection go: before, its engine may
+    still take the reply and lose it with the connection.)"""
     with trio.fail_after(10):
         async with open_peers(zctx, rep_impl, trio_zmq.REP) as [rep]:
+            gone = None if rep.is_trio else rep.libzmq.monitor(zmq.EVENT_DISCONNECTED)
             async with open_peers(zctx, "trio", trio_zmq.REQ) as [req]:
-                endpoint = await req.bind()
+                endpoint = await req.bind(rebindable_endpoint(transport))
                 rep.connect(endpoint)
                 await req.send([b"question"])
                 assert await rep.recv() == [b"question"]
-            if rep.is_trio:
+            if gone is None:
                 await wait_for_peers(rep.trio, 0)
+            else:
+                with gone:
+                    assert (await gone.next_event())[0] == zmq.EVENT_DISCONNECTED
             await rep.send([b"late answer"])  # never blocks
             if rep.is_trio:
                 stats = rep.trio.statistics()
@@ -649,14 +679,14 @@ async def test_connected_rep_keeps_the_reply_for_the_reconnection_as_libzmq(
 @peer_param
 @binds_param
 async def test_rep_never_blocks_on_send_to_a_peer_that_does_not_read(
-    zctx: zmq.Context[Any], peer: str, binds: str
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
 ) -> None:
     n = 40
     big = b"x" * 1_000_000
     with trio.fail_after(15):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REP, sndhwm=2) as [rep],
-            open_peers(zctx, peer, trio_zmq.DEALER, rcvhwm=2) as [dealer],
+            open_peers(zctx, "trio", trio_zmq.REP, sndhwm=2, transport=transport) as [rep],
+            open_peers(zctx, peer, trio_zmq.DEALER, rcvhwm=2, transport=transport) as [dealer],
         ):
             await link(rep, [dealer], binds)
             sock = rep.trio
@@ -760,17 +790,20 @@ async def test_handshake_and_traffic_bytes_match_libzmq(
 
 @peer_param
 @binds_param
-async def test_req_whose_asked_peer_has_gone(zctx: zmq.Context[Any], peer: str, binds: str) -> None:
+async def test_req_whose_asked_peer_has_gone(
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
+) -> None:
     """A bound REQ takes a reply from any peer once the pipe its request went to is
     gone (libzmq's req_t::xpipe_terminated). A connected REQ keeps that pipe while
-    the peer is away, so other peers' replies are still dropped."""
+    the peer is away, so other peers' replies are still dropped; but an inproc
+    link ends with the socket at either end, so over inproc the pipe is gone too."""
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ, routing_id=b"A") as [req],
-            open_peers(zctx, peer, trio_zmq.ROUTER) as [stay],
+            open_peers(zctx, "trio", trio_zmq.REQ, routing_id=b"A", transport=transport) as [req],
+            open_peers(zctx, peer, trio_zmq.ROUTER, transport=transport) as [stay],
         ):
             sock = req.trio
-            async with open_peers(zctx, peer, trio_zmq.ROUTER) as [leave]:
+            async with open_peers(zctx, peer, trio_zmq.ROUTER, transport=transport) as [leave]:
                 await link(req, [stay, leave], binds)
                 routers = [stay, leave]
                 for r in range(2):  # a round trip with each: both know "A"
@@ -789,7 +822,7 @@ async def test_req_whose_asked_peer_has_gone(zctx: zmq.Context[Any], peer: str, 
                 assert msg == [b"A", b"", b"to the one that leaves"]
             await wait_for_peers(sock, 1)
             await stay.send([b"A", b"", b"from the other"])
-            if binds == "sut_binds":
+            if binds == "sut_binds" or transport == "inproc":
                 assert await req.recv() == [b"from the other"]
                 assert sock.statistics().messages_dropped == 0
             else:
@@ -798,13 +831,13 @@ async def test_req_whose_asked_peer_has_gone(zctx: zmq.Context[Any], peer: str, 
                 assert sock.statistics().messages_dropped == 1
 
 
-async def test_req_correlate_request_id_wraps_around_as_a_uint32() -> None:
+async def test_req_correlate_request_id_wraps_around_as_a_uint32(transport: str) -> None:
     with trio.fail_after(10):
         async with (
             trio_zmq.open_socket(trio_zmq.ROUTER, linger=0) as router,
             trio_zmq.open_socket(trio_zmq.REQ, req_correlate=True, linger=0) as req,
         ):
-            req.connect(await router.bind(LOOPBACK))
+            req.connect(await router.bind(bind_endpoint(transport)))
             req._pattern._request_id = 2**32 - 2  # type: ignore[attr-defined]  # white box
             ids = []
             for r in range(3):
@@ -817,17 +850,20 @@ async def test_req_correlate_request_id_wraps_around_as_a_uint32() -> None:
     assert ids == [(2**32 - 1).to_bytes(4, "little"), bytes(4), (1).to_bytes(4, "little")]
 
 
+@libzmq_transports
 @pytest.mark.parametrize("rep_impl", ["trio", "libzmq"])
 async def test_rep_with_two_req_peers_using_the_same_routing_id(
-    zctx: zmq.Context[Any], rep_impl: str
+    zctx: zmq.Context[Any], rep_impl: str, transport: str
 ) -> None:
     """libzmq's REP is built on its ROUTER, so a second peer announcing a routing id
     already in use is left unidentified and its requests are never delivered; trio_zmq's
     REP does the same."""
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, rep_impl, trio_zmq.REP) as [rep],
-            open_peers(zctx, "libzmq", trio_zmq.REQ, 2, routing_id=b"same") as [first, second],
+            open_peers(zctx, rep_impl, trio_zmq.REP, transport=transport) as [rep],
+            open_peers(
+                zctx, "libzmq", trio_zmq.REQ, 2, routing_id=b"same", transport=transport
+            ) as [first, second],
         ):
             endpoint = await rep.bind()
             first.connect(endpoint)

@@ -1,7 +1,9 @@
 """ROUTER: libzmq's semantics, with trio_zmq and with libzmq (4.3.5, through pyzmq) peers.
 
 The ROUTER under test is always trio_zmq's. Its peers are trio_zmq sockets
-or libzmq sockets (``impl``), and either side binds (``direction``). The
+or libzmq sockets (``impl``), either side binds (``direction``), over tcp,
+ipc and inproc (the ``transport`` fixture; inproc with trio_zmq peers only,
+raw ZMTP peers over tcp only). The
 first part re-expresses libzmq's own tests (test_spec_router,
 test_router_mandatory, test_router_mandatory_hwm, test_router_handover,
 test_probe_router) and the ROUTER rules of digest section 3.2; then come a
@@ -27,7 +29,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trio_zmq
-from tests.helpers import LOOPBACK, wait_for_peers, wait_until
+from tests.helpers import (
+    LOOPBACK,
+    NO_INPROC_RECONNECT,
+    bind_endpoint,
+    libzmq_transports,
+    rebindable_endpoint,
+    wait_for_peers,
+    wait_until,
+)
 from tests.libzmq_peer import (
     LibzmqSocket,
     RawReader,
@@ -92,22 +102,28 @@ async def open_peer(
     )
 
 
-async def bind_peer(peer: Peer) -> str:
+async def bind_peer(peer: Peer, transport: str, *, rebindable: bool = False) -> str:
+    """Bind ``peer`` over ``transport``; ``rebindable``: so that the endpoint can be bound again."""
     if isinstance(peer, trio_zmq.Socket):
-        return await peer.bind(LOOPBACK)
-    return peer.bind()
+        return await peer.bind(
+            rebindable_endpoint(transport) if rebindable else bind_endpoint(transport)
+        )
+    return peer.bind(transport)
 
 
-async def link(router: trio_zmq.Socket, peers: Sequence[Peer], direction: str) -> None:
-    """Connect ``router`` with each peer (who binds: ``direction``); wait for the handshakes."""
+async def link(
+    router: trio_zmq.Socket, peers: Sequence[Peer], direction: str, transport: str
+) -> None:
+    """Connect ``router`` with each peer (who binds: ``direction``) over ``transport``;
+    wait for the handshakes."""
     handshakes = router.statistics().handshakes + len(peers)
     if direction == "router_binds":
-        endpoint = await router.bind(LOOPBACK)
+        endpoint = await router.bind(bind_endpoint(transport))
         for peer in peers:
             peer.connect(endpoint)
     else:
         for peer in peers:
-            router.connect(await bind_peer(peer))
+            router.connect(await bind_peer(peer, transport))
     await wait_until(lambda: router.statistics().handshakes >= handshakes)
 
 
@@ -116,12 +132,15 @@ async def router_with_peers(
     zctx: zmq.Context[Any],
     direction: str,
     specs: Sequence[Spec],
+    *,
+    transport: str,
     **router_options: Any,
 ) -> AsyncIterator[tuple[trio_zmq.Socket, list[Peer]]]:
-    """A trio_zmq ROUTER linked with one peer per ``(impl, type, options)``, handshakes done."""
+    """A trio_zmq ROUTER linked with one peer per ``(impl, type, options)`` over
+    ``transport``, handshakes done."""
     async with trio_zmq.open_socket(ROUTER, **router_options) as router, AsyncExitStack() as stack:
         peers = [await open_peer(stack, zctx, impl, t, **opts) for impl, t, opts in specs]
-        await link(router, peers, direction)
+        await link(router, peers, direction, transport)
         yield router, peers
 
 
@@ -154,12 +173,15 @@ def is_auto_id(routing_id: bytes) -> bool:
 @impl_param
 @direction_param
 async def test_fair_queuing_in_with_the_routing_id_prepended(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     ids = [b"A", b"B", b"C", b"D", b"E"]
     per_peer = 4
     with trio.fail_after(15):
-        async with router_with_peers(zctx, direction, dealers(impl, ids)) as (router, peers):
+        async with router_with_peers(zctx, direction, dealers(impl, ids), transport=transport) as (
+            router,
+            peers,
+        ):
             for _ in range(2):
                 await peers[0].send_multipart([b"M"])
                 assert await router.recv_multipart() == [b"A", b"M"]
@@ -180,12 +202,15 @@ async def test_fair_queuing_in_with_the_routing_id_prepended(
 @impl_param
 @direction_param
 async def test_routing_out_by_the_first_frame(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     ids = [b"A", b"B", b"C"]
     plan = [b"B", b"A", b"C", b"C", b"A", b"B", b"B"]
     with trio.fail_after(15):
-        async with router_with_peers(zctx, direction, dealers(impl, ids)) as (router, peers):
+        async with router_with_peers(zctx, direction, dealers(impl, ids), transport=transport) as (
+            router,
+            peers,
+        ):
             for n, rid in enumerate(plan):
                 await router.send_multipart([rid, b"", b"to", rid, b"%d" % n, b""])
             for rid, peer in zip(ids, peers, strict=True):
@@ -205,12 +230,20 @@ async def test_routing_out_by_the_first_frame(
 @direction_param
 @pytest.mark.parametrize("peer_type", [DEALER, REQ, ROUTER], ids=lambda t: t.name)
 async def test_the_peer_routing_id_from_its_ready_is_used(
-    zctx: zmq.Context[Any], impl: str, direction: str, peer_type: trio_zmq.SocketType
+    zctx: zmq.Context[Any],
+    impl: str,
+    direction: str,
+    peer_type: trio_zmq.SocketType,
+    transport: str,
 ) -> None:
     peer_id = b"peer \x00\xff id"
     with trio.fail_after(15):
         async with router_with_peers(
-            zctx, direction, [(impl, peer_type, {"routing_id": peer_id})], routing_id=b"router-id"
+            zctx,
+            direction,
+            [(impl, peer_type, {"routing_id": peer_id})],
+            routing_id=b"router-id",
+            transport=transport,
         ) as (router, [peer]):
             if peer_type is ROUTER:
                 # The peer ROUTER knows us by our routing id (sent in our READY).
@@ -226,17 +259,18 @@ async def test_the_peer_routing_id_from_its_ready_is_used(
             assert await peer.recv_multipart() == [b"reply"]
 
 
+@libzmq_transports
 @direction_param
 @pytest.mark.parametrize("peer_type", [DEALER, REQ, ROUTER], ids=lambda t: t.name)
 async def test_a_libzmq_router_uses_the_routing_id_of_a_trio_peer(
-    zctx: zmq.Context[Any], direction: str, peer_type: trio_zmq.SocketType
+    zctx: zmq.Context[Any], direction: str, peer_type: trio_zmq.SocketType, transport: str
 ) -> None:
     with trio.fail_after(10), libzmq_socket(zctx, zmq.ROUTER, routing_id=b"zr") as zrouter:
         async with trio_zmq.open_socket(peer_type, routing_id=b"trio-peer") as peer:
             if direction == "router_binds":
-                peer.connect(zrouter.bind())
+                peer.connect(zrouter.bind(transport))
             else:
-                zrouter.connect(await peer.bind(LOOPBACK))
+                zrouter.connect(await peer.bind(bind_endpoint(transport)))
             if peer_type is ROUTER:
                 await wait_for_peers(peer, 1)
                 await peer.send_multipart([b"zr", b"hello"])
@@ -252,12 +286,15 @@ async def test_a_libzmq_router_uses_the_routing_id_of_a_trio_peer(
 @impl_param
 @direction_param
 async def test_a_peer_without_a_routing_id_gets_a_unique_generated_one(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     n = 4
     specs: list[Spec] = [*dealers(impl, [None] * (n - 1)), (impl, REQ, {})]
     with trio.fail_after(15):
-        async with router_with_peers(zctx, direction, specs) as (router, peers):
+        async with router_with_peers(zctx, direction, specs, transport=transport) as (
+            router,
+            peers,
+        ):
             for i, peer in enumerate(peers):
                 await peer.send_multipart([b"%d" % i])
             ids: dict[int, bytes] = {}
@@ -307,8 +344,11 @@ async def test_identity_in_a_raw_ready(
                 assert await reader.read_frame() == b"\x00\x00"
 
 
+@pytest.mark.transport_skip("inproc", reason=NO_INPROC_RECONNECT)
 @impl_param
-async def test_a_reconnected_peer_keeps_its_routing_id(zctx: zmq.Context[Any], impl: str) -> None:
+async def test_a_reconnected_peer_keeps_its_routing_id(
+    zctx: zmq.Context[Any], impl: str, transport: str
+) -> None:
     """libzmq assumes a peer it reconnects to kept its routing id (router.cpp)."""
     with trio.fail_after(15):
         async with trio_zmq.open_socket(
@@ -316,7 +356,7 @@ async def test_a_reconnected_peer_keeps_its_routing_id(zctx: zmq.Context[Any], i
         ) as router:
             async with AsyncExitStack() as stack:
                 first = await open_peer(stack, zctx, impl, DEALER, routing_id=b"A")
-                endpoint = await bind_peer(first)
+                endpoint = await bind_peer(first, transport, rebindable=True)
                 router.connect(endpoint)
                 await first.send_multipart([b"one"])
                 assert await router.recv_multipart() == [b"A", b"one"]
@@ -341,10 +381,12 @@ async def test_a_reconnected_peer_keeps_its_routing_id(zctx: zmq.Context[Any], i
 @impl_param
 @direction_param
 async def test_an_unknown_routing_id_is_dropped_and_counted(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     with trio.fail_after(10):
-        async with router_with_peers(zctx, direction, dealers(impl, [b"X"])) as (router, [peer]):
+        async with router_with_peers(
+            zctx, direction, dealers(impl, [b"X"]), transport=transport
+        ) as (router, [peer]):
             await router.send_multipart([b"UNKNOWN", b"DATA"])
             router.send_multipart_nowait([b"Y", b"DATA"])
             await router.send_multipart([b"", b"DATA"])
@@ -364,11 +406,11 @@ async def test_an_unknown_routing_id_is_dropped_and_counted(
 @impl_param
 @direction_param
 async def test_router_mandatory_raises_host_unreachable_and_sends_nothing(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     with trio.fail_after(10):
         async with router_with_peers(
-            zctx, direction, dealers(impl, [b"X"]), router_mandatory=True
+            zctx, direction, dealers(impl, [b"X"]), router_mandatory=True, transport=transport
         ) as (router, [peer]):
             before = router.statistics()
             with pytest.raises(trio_zmq.HostUnreachable):
@@ -390,14 +432,14 @@ async def test_router_mandatory_raises_host_unreachable_and_sends_nothing(
 @impl_param
 @pytest.mark.parametrize("unread", [False, True], ids=["all_read", "unread_messages"])
 async def test_router_mandatory_and_a_peer_that_has_gone(
-    zctx: zmq.Context[Any], impl: str, unread: bool
+    zctx: zmq.Context[Any], impl: str, unread: bool, transport: str
 ) -> None:
     """A peer that disconnected is unreachable at once, even if its last messages are
     still unread (libzmq 4.3.5: check_write fails on a terminating pipe that is not
     full, so EHOSTUNREACH, and the unread messages stay readable)."""
     with trio.fail_after(10):
         async with trio_zmq.open_socket(ROUTER, router_mandatory=True) as router:
-            endpoint = await router.bind(LOOPBACK)
+            endpoint = await router.bind(bind_endpoint(transport))
             async with AsyncExitStack() as stack:
                 peer = await open_peer(stack, zctx, impl, DEALER, routing_id=b"X")
                 peer.connect(endpoint)
@@ -418,12 +460,16 @@ async def test_router_mandatory_and_a_peer_that_has_gone(
 @impl_param
 @pytest.mark.parametrize("mandatory", [False, True])
 async def test_a_routing_id_with_nothing_after_it_is_dropped(
-    zctx: zmq.Context[Any], impl: str, mandatory: bool
+    zctx: zmq.Context[Any], impl: str, mandatory: bool, transport: str
 ) -> None:
     """libzmq ignores a routing-id frame without MORE, even with router_mandatory."""
     with trio.fail_after(10):
         async with router_with_peers(
-            zctx, "router_binds", dealers(impl, [b"X"]), router_mandatory=mandatory
+            zctx,
+            "router_binds",
+            dealers(impl, [b"X"]),
+            router_mandatory=mandatory,
+            transport=transport,
         ) as (router, [peer]):
             await router.send(b"X")
             router.send_nowait(b"X")
@@ -455,14 +501,16 @@ async def fill_until_blocked(router: trio_zmq.Socket, rid: bytes) -> int:
 @impl_param
 @direction_param
 async def test_router_mandatory_waits_for_room_at_a_full_peer(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     specs: list[Spec] = [
         (impl, DEALER, {"routing_id": b"X", "rcvhwm": 1}),
         (impl, DEALER, {"routing_id": b"Y"}),
     ]
     with trio.fail_after(20):
-        async with router_with_peers(zctx, direction, specs, router_mandatory=True, sndhwm=1) as (
+        async with router_with_peers(
+            zctx, direction, specs, router_mandatory=True, sndhwm=1, transport=transport
+        ) as (
             router,
             [slow, other],
         ):
@@ -499,11 +547,14 @@ async def test_router_mandatory_waits_for_room_at_a_full_peer(
 @impl_param
 @direction_param
 async def test_without_mandatory_a_full_peer_drops_and_counts(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     specs: list[Spec] = [(impl, DEALER, {"routing_id": b"X", "rcvhwm": 1})]
     with trio.fail_after(20):
-        async with router_with_peers(zctx, direction, specs, sndhwm=1) as (router, [slow]):
+        async with router_with_peers(zctx, direction, specs, sndhwm=1, transport=transport) as (
+            router,
+            [slow],
+        ):
             await slow.send_multipart([b"Hello"])
             assert await router.recv_multipart() == [b"X", b"Hello"]
             sent = 0
@@ -528,14 +579,15 @@ async def test_without_mandatory_a_full_peer_drops_and_counts(
 @impl_param
 @direction_param
 async def test_router_handover_gives_the_routing_id_to_the_newcomer(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     """The second peer named X takes X over, for good.
 
     libzmq 4.3.5 terminates the first peer's pipe but leaves its TCP connection
     open, so nothing from it is delivered any more and, above all, it does not
     reconnect and take X back. The first peer reconnects quickly here, so a
-    handover that is undone by a reconnection would show.
+    handover that is undone by a reconnection would show. Over inproc the pipe
+    is the link: the first peer is left with none.
     """
     options = {"routing_id": b"X", "reconnect_ivl": 0.01}
     with trio.fail_after(15):
@@ -545,10 +597,10 @@ async def test_router_handover_gives_the_routing_id_to_the_newcomer(
         ):
             first = await open_peer(stack, zctx, impl, DEALER, timeout=2.0, **options)
             second = await open_peer(stack, zctx, impl, DEALER, timeout=2.0, **options)
-            await link(router, [first], direction)
+            await link(router, [first], direction, transport=transport)
             await first.send_multipart([b"one"])
             assert await router.recv_multipart() == [b"X", b"one"]
-            await link(router, [second], direction)
+            await link(router, [second], direction, transport=transport)
             await second.send_multipart([b"two"])
             assert await router.recv_multipart() == [b"X", b"two"]
             await trio.sleep(0.3)  # time for the first peer to reconnect: it must not matter
@@ -558,7 +610,12 @@ async def test_router_handover_gives_the_routing_id_to_the_newcomer(
                 for i in range(3):
                     assert await second.recv_multipart() == [b"%d" % i]
             await assert_nothing_arrives(first)
-            if direction == "router_binds":  # the first peer (connected) may still send
+            if transport == "inproc":  # the ROUTER ended the pipe, and so the link, at both ends
+                assert isinstance(first, trio_zmq.Socket)
+                assert first.statistics().peers == 0
+                with pytest.raises(trio.WouldBlock):  # a DEALER without peers holds its sends
+                    first.send_multipart_nowait([b"late"])
+            elif direction == "router_binds":  # the first peer (connected) may still send
                 await first.send_multipart([b"late"])
                 with trio.move_on_after(0.2):
                     got = await router.recv_multipart()
@@ -568,15 +625,19 @@ async def test_router_handover_gives_the_routing_id_to_the_newcomer(
 @impl_param
 @direction_param
 async def test_without_handover_a_duplicate_routing_id_is_left_unidentified(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     with trio.fail_after(15):
-        async with router_with_peers(zctx, direction, dealers(impl, [b"X"])) as (router, [first]):
+        async with router_with_peers(
+            zctx, direction, dealers(impl, [b"X"]), transport=transport
+        ) as (router, [first]):
             await first.send_multipart([b"one"])
             assert await router.recv_multipart() == [b"X", b"one"]
             async with AsyncExitStack() as stack:
                 second = await open_peer(stack, zctx, impl, DEALER, routing_id=b"X")
-                await link(router, [second], direction)  # handshaken, as libzmq does...
+                await link(
+                    router, [second], direction, transport=transport
+                )  # handshaken, as libzmq does...
                 await second.send_multipart([b"two"])  # ...but never identified
                 await wait_until(lambda: router.statistics().messages_dropped == 1)
                 with pytest.raises(trio.WouldBlock):
@@ -595,11 +656,18 @@ async def test_without_handover_a_duplicate_routing_id_is_left_unidentified(
 @direction_param
 @pytest.mark.parametrize("prober_type", [ROUTER, DEALER], ids=lambda t: t.name)
 async def test_a_probing_peer_announces_itself_to_the_router(
-    zctx: zmq.Context[Any], impl: str, direction: str, prober_type: trio_zmq.SocketType
+    zctx: zmq.Context[Any],
+    impl: str,
+    direction: str,
+    prober_type: trio_zmq.SocketType,
+    transport: str,
 ) -> None:
     specs: list[Spec] = [(impl, prober_type, {"routing_id": b"X", "probe_router": True})]
     with trio.fail_after(10):
-        async with router_with_peers(zctx, direction, specs) as (router, [prober]):
+        async with router_with_peers(zctx, direction, specs, transport=transport) as (
+            router,
+            [prober],
+        ):
             if isinstance(prober, LibzmqSocket):
                 # A libzmq socket attaches a pipe it accepted (and writes its probe)
                 # only when the application calls into it: make it process commands.
@@ -618,17 +686,18 @@ async def test_a_probing_peer_announces_itself_to_the_router(
                 assert got == [b"Hello"]
 
 
+@libzmq_transports
 @direction_param
 @pytest.mark.parametrize("prober_type", [ROUTER, DEALER], ids=lambda t: t.name)
 async def test_a_trio_peer_probes_a_libzmq_router(
-    zctx: zmq.Context[Any], direction: str, prober_type: trio_zmq.SocketType
+    zctx: zmq.Context[Any], direction: str, prober_type: trio_zmq.SocketType, transport: str
 ) -> None:
     with trio.fail_after(10), libzmq_socket(zctx, zmq.ROUTER) as zrouter:
         async with trio_zmq.open_socket(prober_type, routing_id=b"X", probe_router=True) as prober:
             if direction == "router_binds":
-                prober.connect(zrouter.bind())
+                prober.connect(zrouter.bind(transport))
             else:
-                zrouter.connect(await prober.bind(LOOPBACK))
+                zrouter.connect(await prober.bind(bind_endpoint(transport)))
             assert await zrouter.recv_multipart() == [b"X", b""]
             await zrouter.send_multipart([b"X", b"Hello"])
             got = await prober.recv_multipart()
@@ -642,13 +711,13 @@ async def test_a_trio_peer_probes_a_libzmq_router(
 @impl_param
 @direction_param
 async def test_a_probing_router_probes_every_peer(
-    zctx: zmq.Context[Any], impl: str, direction: str
+    zctx: zmq.Context[Any], impl: str, direction: str, transport: str
 ) -> None:
     ids = [b"A", b"B", b"C"]
     specs: list[Spec] = [(impl, ROUTER, {"routing_id": rid}) for rid in ids]
     with trio.fail_after(10):
         async with router_with_peers(
-            zctx, direction, specs, routing_id=b"prober", probe_router=True
+            zctx, direction, specs, routing_id=b"prober", probe_router=True, transport=transport
         ) as (router, peers):
             for peer in peers:
                 assert await peer.recv_multipart() == [b"prober", b""]
@@ -680,7 +749,14 @@ async def test_random_envelopes_reach_the_right_dealer_intact(
     named: list[bool],
     direction: str,
     data: st.DataObject,
+    transport: str,
 ) -> None:
+    """Each dealer's requests reach the ROUTER named and whole, and each reply its dealer.
+
+    Over inproc every dealer is trio_zmq's (libzmq cannot join an inproc link).
+    """
+    if transport == "inproc":
+        impls = ["trio"] * len(impls)
     n = len(impls)
     requests = data.draw(st.lists(st.tuples(st.integers(0, n - 1), message_st), max_size=12))
     replies = data.draw(st.lists(st.lists(message_st, max_size=4), min_size=n, max_size=n))
@@ -689,7 +765,10 @@ async def test_random_envelopes_reach_the_right_dealer_intact(
         for i, impl in enumerate(impls)
     ]
     with trio.fail_after(15):
-        async with router_with_peers(zctx, direction, specs) as (router, peers):
+        async with router_with_peers(zctx, direction, specs, transport=transport) as (
+            router,
+            peers,
+        ):
             # Learn each dealer's routing id.
             ids: dict[bytes, int] = {}
             for i, peer in enumerate(peers):
@@ -740,16 +819,20 @@ def payload_for(peer: int, seq: int) -> bytes:
 @pytest.mark.parametrize("seed", range(2))
 @direction_param
 async def test_randomly_cancelled_receives_lose_nothing(
-    zctx: zmq.Context[Any], seed: int, direction: str
+    zctx: zmq.Context[Any], seed: int, direction: str, transport: str
 ) -> None:
+    """Two trio_zmq and two libzmq dealers (over inproc, four trio_zmq ones)."""
     rng = random.Random(seed)
     count = 400
-    impls = ["trio", "libzmq", "trio", "libzmq"]
+    impls = ["trio", "libzmq", "trio", "libzmq"] if transport != "inproc" else ["trio"] * 4
     specs: list[Spec] = [(impl, DEALER, {"routing_id": b"p%d" % i}) for i, impl in enumerate(impls)]
     received: dict[bytes, list[int]] = {b"p%d" % i: [] for i in range(len(impls))}
     cancelled = 0
     with trio.fail_after(20):
-        async with router_with_peers(zctx, direction, specs, rcvhwm=20) as (router, peers):
+        async with router_with_peers(zctx, direction, specs, rcvhwm=20, transport=transport) as (
+            router,
+            peers,
+        ):
 
             async def send_all(i: int, peer: Peer) -> None:
                 msgs = [[b"%d" % i, b"%d" % seq, payload_for(i, seq)] for seq in range(count)]
@@ -812,10 +895,11 @@ def libzmq_requests_and_replies(
 
 @direction_param
 async def test_one_router_serves_a_hundred_trio_and_libzmq_dealers(
-    zctx: zmq.Context[Any], direction: str
+    zctx: zmq.Context[Any], direction: str, transport: str
 ) -> None:
+    """Half the dealers are libzmq's, but over inproc (which libzmq cannot join)."""
     n, rounds = 100, 3
-    impls = ["trio", "libzmq"] * (n // 2)
+    impls = ["trio", "libzmq" if transport != "inproc" else "trio"] * (n // 2)
     # Half name themselves, half are named by the ROUTER.
     specs: list[Spec] = [
         (impl, DEALER, {"routing_id": b"dealer-%03d" % i} if i % 4 < 2 else {})
@@ -823,7 +907,10 @@ async def test_one_router_serves_a_hundred_trio_and_libzmq_dealers(
     ]
     requests = [[[b"request", b"%d" % i, b"%d" % r] for r in range(rounds)] for i in range(n)]
     with trio.fail_after(30):
-        async with router_with_peers(zctx, direction, specs) as (router, peers):
+        async with router_with_peers(zctx, direction, specs, transport=transport) as (
+            router,
+            peers,
+        ):
             seen: dict[int, bytes] = {}
 
             async def serve() -> None:

@@ -4,10 +4,11 @@ From libzmq's ``tests/test_spec_req.cpp``, ``test_spec_rep.cpp``,
 ``test_spec_dealer.cpp``, ``test_req_correlate.cpp`` and
 ``test_req_relaxed.cpp``, read for their behaviour and written anew. Each
 runs the trio_zmq socket under test against trio_zmq peers and against
-libzmq peers, in both bind directions; some also run libzmq in the role
-under test, as the reference. Where libzmq's tests sleep for connections to
-settle, these wait for handshakes, or for a first round trip with every
-peer, instead.
+libzmq peers, in both bind directions, over tcp, ipc and inproc (the
+``transport`` fixture; inproc with trio_zmq peers only); some also run
+libzmq in the role under test, as the reference. Where libzmq's tests sleep
+for connections to settle, these wait for handshakes, or for a first round
+trip with every peer, instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import zmq
 
 import trio_zmq
 
-from .helpers import free_endpoint, wait_until
+from .helpers import NO_INPROC_RECONNECT, bind_endpoint, free_endpoint, wait_until
 from .test_reqrep import (
     PAIRINGS,
     Message,
@@ -63,13 +64,13 @@ def is_periodic(order: list[int], n: int) -> bool:
 @peer_param
 @binds_param
 async def test_req_round_robins_requests_over_its_peers(
-    zctx: zmq.Context[Any], peer: str, binds: str
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
 ) -> None:
     n, rounds = 4, 3
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ) as [req],
-            open_peers(zctx, peer, trio_zmq.REP, n) as reps,
+            open_peers(zctx, "trio", trio_zmq.REQ, transport=transport) as [req],
+            open_peers(zctx, peer, trio_zmq.REP, n, transport=transport) as reps,
         ):
             await link(req, reps, binds)
             order = []
@@ -88,13 +89,13 @@ async def test_req_round_robins_requests_over_its_peers(
 @peer_param
 @binds_param
 async def test_req_sends_an_empty_delimiter_before_the_request(
-    zctx: zmq.Context[Any], peer: str, binds: str, routing_id: bytes | None
+    zctx: zmq.Context[Any], peer: str, binds: str, routing_id: bytes | None, transport: str
 ) -> None:
     options: dict[str, Any] = {} if routing_id is None else {"routing_id": routing_id}
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ, **options) as [req],
-            open_peers(zctx, peer, trio_zmq.ROUTER) as [router],
+            open_peers(zctx, "trio", trio_zmq.REQ, transport=transport, **options) as [req],
+            open_peers(zctx, peer, trio_zmq.ROUTER, transport=transport) as [router],
         ):
             await link(req, [router], binds)
             await req.send([b"ABC", b"DEF"])
@@ -119,7 +120,7 @@ async def test_req_sends_an_empty_delimiter_before_the_request(
 @peer_param
 @binds_param
 async def test_req_takes_only_the_reply_from_the_peer_it_asked(
-    zctx: zmq.Context[Any], peer: str, binds: str
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
 ) -> None:
     """libzmq's test_req_only_listens_to_current_peer (disabled there as racy).
 
@@ -131,8 +132,8 @@ async def test_req_takes_only_the_reply_from_the_peer_it_asked(
     n = 3
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ, routing_id=b"A") as [req],
-            open_peers(zctx, peer, trio_zmq.ROUTER, n) as routers,
+            open_peers(zctx, "trio", trio_zmq.REQ, routing_id=b"A", transport=transport) as [req],
+            open_peers(zctx, peer, trio_zmq.ROUTER, n, transport=transport) as routers,
         ):
             await link(req, routers, binds)
             sock = req.trio
@@ -157,7 +158,7 @@ async def test_req_takes_only_the_reply_from_the_peer_it_asked(
 
 
 @pytest.mark.parametrize("socket_type", [trio_zmq.REQ, trio_zmq.DEALER])
-async def test_send_blocks_with_no_peer(socket_type: trio_zmq.SocketType) -> None:
+async def test_send_blocks_with_no_peer(socket_type: trio_zmq.SocketType, transport: str) -> None:
     with trio.fail_after(10):
         async with trio_zmq.open_socket(socket_type, linger=0) as sock:
             for bound in (False, True):
@@ -171,13 +172,13 @@ async def test_send_blocks_with_no_peer(socket_type: trio_zmq.SocketType) -> Non
                         sock.recv_nowait()
                 assert sock.statistics().messages_sent == 0
                 if not bound:
-                    await sock.bind("tcp://127.0.0.1:*")  # listening, but nobody came
+                    await sock.bind(bind_endpoint(transport))  # listening, but nobody came
 
 
 @pytest.mark.parametrize(("req_impl", "router_impl"), PAIRINGS)
 @binds_param
 async def test_req_correlate_request_ids(
-    zctx: zmq.Context[Any], req_impl: str, router_impl: str, binds: str
+    zctx: zmq.Context[Any], req_impl: str, router_impl: str, binds: str, transport: str
 ) -> None:
     """A 4-byte id before the delimiter: a uint32 in host byte order, +1 per request.
 
@@ -185,10 +186,11 @@ async def test_req_correlate_request_ids(
     both must put the same bytes on the wire.
     """
     rounds = 3
+    correlate = {"req_correlate": True}
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, req_impl, trio_zmq.REQ, req_correlate=True) as [req],
-            open_peers(zctx, router_impl, trio_zmq.ROUTER) as [router],
+            open_peers(zctx, req_impl, trio_zmq.REQ, transport=transport, **correlate) as [req],
+            open_peers(zctx, router_impl, trio_zmq.ROUTER, transport=transport) as [router],
         ):
             await link(req, [router], binds)
             ids = []
@@ -212,14 +214,16 @@ async def test_req_correlate_request_ids(
 @peer_param
 @binds_param
 @pytest.mark.parametrize("correlate", [False, True], ids=["relaxed", "relaxed_correlate"])
-async def test_req_relaxed(zctx: zmq.Context[Any], peer: str, binds: str, correlate: bool) -> None:
+async def test_req_relaxed(
+    zctx: zmq.Context[Any], peer: str, binds: str, correlate: bool, transport: str
+) -> None:
     """libzmq's test_req_relaxed, cases 1 to 3, with five REPs."""
     n = 5
     with trio.fail_after(10):
         relaxed = {"req_relaxed": True, "req_correlate": correlate}
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ, **relaxed) as [req],
-            open_peers(zctx, peer, trio_zmq.REP, n) as reps,
+            open_peers(zctx, "trio", trio_zmq.REQ, transport=transport, **relaxed) as [req],
+            open_peers(zctx, peer, trio_zmq.REP, n, transport=transport) as reps,
         ):
             await link(req, reps, binds)
             sock = req.trio
@@ -272,13 +276,13 @@ async def test_req_relaxed(zctx: zmq.Context[Any], peer: str, binds: str, correl
 
 @peer_param
 async def test_req_relaxed_correlate_answers_only_the_last_request(
-    zctx: zmq.Context[Any], peer: str
+    zctx: zmq.Context[Any], peer: str, transport: str
 ) -> None:
     """libzmq's test_req_relaxed, case 4 (#1695): requests pile up before the server
     exists; it answers both; only the answer to the last one is taken."""
     with trio.fail_after(10):
-        endpoint = await free_endpoint()
-        relaxed = {"req_relaxed": True, "req_correlate": True}
+        endpoint = await free_endpoint(transport)
+        relaxed: dict[str, Any] = {"req_relaxed": True, "req_correlate": True}
         async with open_peers(zctx, "trio", trio_zmq.REQ, **relaxed) as [req]:
             req.connect(endpoint)
             await req.send([b"TO_BE_DISCARDED"])
@@ -301,6 +305,7 @@ async def test_probe_router(
     router_impl: str,
     binds: str,
     socket_type: trio_zmq.SocketType,
+    transport: str,
 ) -> None:
     """probe_router: an empty message to each new peer; a ROUTER receives [id, b""].
 
@@ -312,8 +317,15 @@ async def test_probe_router(
     n = 2
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, sock_impl, socket_type, probe_router=True, routing_id=b"P") as [sock],
-            open_peers(zctx, router_impl, trio_zmq.ROUTER, n) as routers,
+            open_peers(
+                zctx,
+                sock_impl,
+                socket_type,
+                probe_router=True,
+                routing_id=b"P",
+                transport=transport,
+            ) as [sock],
+            open_peers(zctx, router_impl, trio_zmq.ROUTER, n, transport=transport) as routers,
         ):
             await link(sock, routers, binds)
             probed: set[int] = set()
@@ -338,13 +350,13 @@ async def test_probe_router(
 @peer_param
 @binds_param
 async def test_rep_fair_queues_requests_and_answers_each_sender(
-    zctx: zmq.Context[Any], peer: str, binds: str
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
 ) -> None:
     n, k = 3, 5
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REP) as [rep],
-            open_peers(zctx, peer, trio_zmq.DEALER, n) as dealers,
+            open_peers(zctx, "trio", trio_zmq.REP, transport=transport) as [rep],
+            open_peers(zctx, peer, trio_zmq.DEALER, n, transport=transport) as dealers,
         ):
             await link(rep, dealers, binds)
             sock = rep.trio
@@ -379,12 +391,12 @@ ENVELOPES = [
 @pytest.mark.parametrize(("rep_impl", "dealer_impl"), PAIRINGS)
 @binds_param
 async def test_rep_keeps_the_envelope_and_puts_it_back(
-    zctx: zmq.Context[Any], rep_impl: str, dealer_impl: str, binds: str
+    zctx: zmq.Context[Any], rep_impl: str, dealer_impl: str, binds: str, transport: str
 ) -> None:
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, rep_impl, trio_zmq.REP) as [rep],
-            open_peers(zctx, dealer_impl, trio_zmq.DEALER) as [dealer],
+            open_peers(zctx, rep_impl, trio_zmq.REP, transport=transport) as [rep],
+            open_peers(zctx, dealer_impl, trio_zmq.DEALER, transport=transport) as [dealer],
         ):
             await link(rep, [dealer], binds)
             for request, body in ENVELOPES:
@@ -404,13 +416,13 @@ async def test_rep_keeps_the_envelope_and_puts_it_back(
 @pytest.mark.parametrize(("rep_impl", "dealer_impl"), PAIRINGS)
 @binds_param
 async def test_rep_drops_requests_without_an_envelope(
-    zctx: zmq.Context[Any], rep_impl: str, dealer_impl: str, binds: str
+    zctx: zmq.Context[Any], rep_impl: str, dealer_impl: str, binds: str, transport: str
 ) -> None:
     bad = [[b"no envelope"], [b"A", b"no delimiter"], [b"X", b""], [b""]]
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, rep_impl, trio_zmq.REP) as [rep],
-            open_peers(zctx, dealer_impl, trio_zmq.DEALER) as [dealer],
+            open_peers(zctx, rep_impl, trio_zmq.REP, transport=transport) as [rep],
+            open_peers(zctx, dealer_impl, trio_zmq.DEALER, transport=transport) as [dealer],
         ):
             await link(rep, [dealer], binds)
             for msg in bad:
@@ -433,11 +445,13 @@ async def test_rep_drops_requests_without_an_envelope(
 
 @peer_param
 @binds_param
-async def test_req_strict_alternation(zctx: zmq.Context[Any], peer: str, binds: str) -> None:
+async def test_req_strict_alternation(
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
+) -> None:
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REQ) as [req],
-            open_peers(zctx, peer, trio_zmq.REP) as [rep],
+            open_peers(zctx, "trio", trio_zmq.REQ, transport=transport) as [req],
+            open_peers(zctx, peer, trio_zmq.REP, transport=transport) as [rep],
         ):
             await link(req, [rep], binds)
             sock = req.trio
@@ -469,11 +483,13 @@ async def test_req_strict_alternation(zctx: zmq.Context[Any], peer: str, binds: 
 
 @peer_param
 @binds_param
-async def test_rep_strict_alternation(zctx: zmq.Context[Any], peer: str, binds: str) -> None:
+async def test_rep_strict_alternation(
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
+) -> None:
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.REP) as [rep],
-            open_peers(zctx, peer, trio_zmq.DEALER) as [dealer],
+            open_peers(zctx, "trio", trio_zmq.REP, transport=transport) as [rep],
+            open_peers(zctx, peer, trio_zmq.DEALER, transport=transport) as [dealer],
         ):
             await link(rep, [dealer], binds)
             sock = rep.trio
@@ -512,12 +528,14 @@ async def test_rep_strict_alternation(zctx: zmq.Context[Any], peer: str, binds: 
 
 @peer_param
 @binds_param
-async def test_dealer_round_robins_out(zctx: zmq.Context[Any], peer: str, binds: str) -> None:
+async def test_dealer_round_robins_out(
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
+) -> None:
     n, k = 4, 3
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.DEALER) as [dealer],
-            open_peers(zctx, peer, trio_zmq.REP, n) as reps,
+            open_peers(zctx, "trio", trio_zmq.DEALER, transport=transport) as [dealer],
+            open_peers(zctx, peer, trio_zmq.REP, n, transport=transport) as reps,
         ):
             await link(dealer, reps, binds)
             for i in range(n * k):
@@ -539,13 +557,13 @@ async def test_dealer_round_robins_out(zctx: zmq.Context[Any], peer: str, binds:
 @peer_param
 @binds_param
 async def test_dealer_fair_queues_in_without_envelope_handling(
-    zctx: zmq.Context[Any], peer: str, binds: str
+    zctx: zmq.Context[Any], peer: str, binds: str, transport: str
 ) -> None:
     n, k = 4, 5
     with trio.fail_after(10):
         async with (
-            open_peers(zctx, "trio", trio_zmq.DEALER) as [receiver],
-            open_peers(zctx, peer, trio_zmq.DEALER, n) as senders,
+            open_peers(zctx, "trio", trio_zmq.DEALER, transport=transport) as [receiver],
+            open_peers(zctx, peer, trio_zmq.DEALER, n, transport=transport) as senders,
         ):
             await link(receiver, senders, binds)
             sock = receiver.trio
@@ -582,14 +600,15 @@ def shaped(s: int, i: int) -> Message:
     return [*shape, b"%d" % i]
 
 
+@pytest.mark.transport_skip("inproc", reason=NO_INPROC_RECONNECT)
 @pytest.mark.parametrize("dealer_impl", ["trio", "libzmq"])
 async def test_connected_dealer_probes_once_per_pipe_not_per_connection(
-    zctx: zmq.Context[Any], dealer_impl: str
+    zctx: zmq.Context[Any], dealer_impl: str, transport: str
 ) -> None:
     """A connect keeps its pipe across reconnections, so a ROUTER that restarts
     gets no second probe, as with libzmq (run too, as the reference)."""
     with trio.fail_after(10):
-        endpoint = await free_endpoint()
+        endpoint = await free_endpoint(transport)
         async with open_peers(
             zctx, dealer_impl, trio_zmq.DEALER, probe_router=True, routing_id=b"D"
         ) as [dealer]:
