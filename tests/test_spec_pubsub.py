@@ -593,10 +593,8 @@ async def test_hwm_pubsub_defaults(
     writes the first message to an idle connection straight to the network
     (the latency path), so that one is not queued: one more fits.
     """
-    if transport == "inproc":
-        room = hwm + 1000
-    else:
-        room = hwm + (1 if pub_impl == "trio" else 0)
+    direct = 1 if pub_impl == "trio" else 0  # the latency path's message
+    room = hwm + (1000 if transport == "inproc" else direct)
     with trio.fail_after(15):
         async with (
             open_peer(zctx, pub_impl, trio_zmq.XPUB, sndhwm=hwm, transport=transport) as xpub,
