@@ -55,7 +55,7 @@ class InprocHost(Protocol):
 class InprocPipe(Pipe):
     """A pipe whose writes go straight to a linked pipe of another socket."""
 
-    __slots__ = ("_host", "_peer_host", "peer")
+    __slots__ = ("_host", "_peer_host", "_plain_delivery", "peer")
 
     def __init__(
         self, owner: PipeOwner, host: InprocHost, *, sndhwm: int, rcvhwm: int, endpoint: str
@@ -65,32 +65,33 @@ class InprocPipe(Pipe):
         #: The linked pipe of the other socket (None until linked, or once ended).
         self.peer: InprocPipe | None = None
         self._peer_host: InprocHost | None = None
-
-    def _limit(self) -> int:
-        peer = self.peer
-        if peer is None:
-            return self.sndhwm
-        return self.sndhwm + peer.rcvhwm if self.sndhwm and peer.rcvhwm else 0
+        self._plain_delivery = False
 
     def can_write(self) -> bool:
         if self.dead:
             return False
-        limit = self._limit()
-        if not limit:
-            return True
         peer = self.peer
-        return len(self._out) + (len(peer._in) if peer is not None else 0) < limit
+        if peer is None:
+            return not self.sndhwm or len(self._out) < self.sndhwm
+        if not self.sndhwm or not peer.rcvhwm:
+            return True
+        return len(self._out) + len(peer._in) < self.sndhwm + peer.rcvhwm
 
     @property
     def queued_outbound(self) -> int:
         return len(self._out)
 
     def write(self, msg: Message) -> None:
-        if self.peer is None:
+        peer = self.peer
+        if peer is None:
             super().write(msg)
+        elif self._plain_delivery and peer.attached:
+            # The receiving pattern only queues messages (PULL, DEALER, PAIR
+            # ...): queue it there directly. A copy of the frame list, not of
+            # the frames: PUB hands one message to many pipes, and a receiver
+            # may change its list.
+            peer.deliver([msg[:]])
         else:
-            # A copy of the frame list (not of the frames): PUB hands one
-            # message to many pipes and a receiver may change its list.
             self._hand_over([msg[:]], only_messages=True)
 
     def queue_subscription(self, topic: bytes, subscribe: bool) -> None:
@@ -101,12 +102,17 @@ class InprocPipe(Pipe):
             self._hand_over([event], only_messages=False)
 
     def read(self) -> Message | None:
+        msg = super().read()
         peer = self.peer
-        if peer is None or peer.can_write():
-            return super().read()
-        msg = super().read()  # the writer may have been waiting for this room
-        if peer.can_write():
-            peer._owner._pipe_writable(peer)
+        if (
+            msg is not None
+            and peer is not None
+            and peer.sndhwm
+            and self.rcvhwm
+            and len(peer._out) + len(self._in) + 1 == peer.sndhwm + self.rcvhwm
+            and not peer.dead
+        ):
+            peer._owner._pipe_writable(peer)  # it was full: its sender may wait for this room
         return msg
 
     def hwm_changed(self) -> None:
@@ -116,9 +122,11 @@ class InprocPipe(Pipe):
         if peer is not None and peer.can_write():
             peer._owner._pipe_writable(peer)
 
-    def link(self, peer: InprocPipe, peer_host: InprocHost) -> None:
+    def link(self, peer: InprocPipe, peer_host: InprocHost, *, plain_delivery: bool) -> None:
+        """Link to ``peer``; ``plain_delivery``: its pattern just queues what arrives."""
         self.peer = peer
         self._peer_host = peer_host
+        self._plain_delivery = plain_delivery
 
     def flush_queued(self) -> None:
         """Hand over what was queued before the link existed."""

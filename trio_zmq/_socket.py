@@ -700,8 +700,8 @@ class Socket(metaclass=NoPublicConstructor):
         # pipes and is handed over below, to a peer ready to take it.
         self._pipe_ready(pipe, peer._inproc_handshake())
         peer._pipe_ready(peer_pipe, self._inproc_handshake())
-        pipe.link(peer_pipe, peer)
-        peer_pipe.link(pipe, self)
+        pipe.link(peer_pipe, peer, plain_delivery=peer._pattern.plain_delivery)
+        peer_pipe.link(pipe, self, plain_delivery=self._pattern.plain_delivery)
         peer_pipe.flush_queued()
         pipe.flush_queued()
 

@@ -40,6 +40,11 @@ class Pattern:
     default_linger: ClassVar[float | None] = None
     #: The type-specific options this type accepts (see ``_options.TYPE_OPTIONS``).
     type_options: ClassVar[frozenset[str]] = frozenset()
+    @property
+    def plain_delivery(self) -> bool:
+        """Whether ``process_inbound`` only queues messages (an inproc peer may do it)."""
+        return self.can_recv and type(self).process_inbound is Pattern.process_inbound
+
     #: Sends and receives alternate (REQ, REP): batches hold one message.
     alternates: ClassVar[bool] = False
     #: Its connections carry raw bytes, not ZMTP (STREAM: ``_raw_peer``).
