@@ -40,6 +40,7 @@ class Pattern:
     default_linger: ClassVar[float | None] = None
     #: The type-specific options this type accepts (see ``_options.TYPE_OPTIONS``).
     type_options: ClassVar[frozenset[str]] = frozenset()
+
     @property
     def plain_delivery(self) -> bool:
         """Whether ``process_inbound`` only queues messages (an inproc peer may do it)."""
