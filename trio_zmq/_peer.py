@@ -148,6 +148,8 @@ class PeerConnection:
         )
         #: What a direct write left unwritten, for the writer to finish.
         self._unfinished: list[bytes] | None = None
+        #: The last read took everything the socket had.
+        self._drained = False
 
     def __repr__(self) -> str:
         return f"<PeerConnection {self.endpoint}>"
@@ -232,7 +234,7 @@ class PeerConnection:
     async def _read_loop(self, pipe: Pipe, backlog: list[_zmtp.Event]) -> None:
         """Read, decode and deliver until the peer closes; ``backlog`` came with READY."""
         conn = self.conn
-        receive_some = self.stream.receive_some
+        receive_some = self._read_chunk if self._socket is not None else self.stream.receive_some
         receive_data = conn.receive_data
         only_messages = False
         while True:
@@ -253,6 +255,31 @@ class PeerConnection:
             self._heartbeat.received(None if only_messages else backlog)
             if conn.has_data_to_send():
                 pipe.wake_writer()
+
+    async def _read_chunk(self, size: int) -> bytes:
+        """Up to ``size`` bytes from the socket, b"" at the end. A checkpoint.
+
+        Reads the file descriptor directly: when the last read drained the
+        socket, it waits for readability first instead of trying a read that
+        would fail, and a read that succeeds costs no extra scheduler pass
+        (``trio.SocketStream.receive_some`` pays both: a speculative ``recv``
+        and a checkpoint after it). With a request/reply peer that is one
+        system call and one pass less per message.
+        """
+        assert self._socket is not None
+        fd = self._socket.fileno()
+        if self._drained:
+            await trio.lowlevel.wait_readable(fd)
+        else:
+            await trio.lowlevel.checkpoint()
+        while True:
+            try:
+                data = os.read(fd, size)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(fd)
+                continue
+            self._drained = len(data) < size
+            return data
 
     def _deliver(
         self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool, room: int | None
