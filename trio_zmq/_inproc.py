@@ -51,6 +51,10 @@ class InprocHost(Protocol):
         """One of the socket's links ended (for its statistics)."""
         ...
 
+    def _inproc_protocol_error(self) -> None:
+        """What arrived broke the socket's rules (REQ): the link ends, counted."""
+        ...
+
 
 class InprocPipe(Pipe):
     """A pipe whose writes go straight to a linked pipe of another socket."""
@@ -154,7 +158,8 @@ class InprocPipe(Pipe):
         try:
             host._peer_inbound(peer, events, only_messages)
         except _zmtp.ProtocolError as exc:  # e.g. a REQ given a reply with no delimiter
-            log.warning("inproc://%s: %s; the link ends", self.endpoint, exc)
+            log.warning("%s: %s; the link ends", self.endpoint, exc)
+            host._inproc_protocol_error()
             self._host._inproc_ended(self)
 
     def kill(self, *, discard_inbound: bool = False) -> int:

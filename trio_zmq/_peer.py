@@ -304,6 +304,14 @@ class PeerConnection:
         return rest
 
     async def _write_loop(self, pipe: Pipe) -> None:
+        try:
+            await self._write_batches(pipe)
+        finally:
+            if self._unfinished is not None:  # a direct write the connection took with it
+                self._unfinished = None
+                pipe.write_done(1, lost=True)
+
+    async def _write_batches(self, pipe: Pipe) -> None:
         conn = self.conn
         last_batch = 0
         while True:
@@ -352,7 +360,12 @@ class PeerConnection:
         connection as it would have.
         """
         sock, pipe = self._socket, self.pipe
-        if sock is None or pipe is None or self.conn.stage is not _zmtp.Stage.TRAFFIC:
+        if (
+            sock is None
+            or pipe is None
+            or self.conn.stage is not _zmtp.Stage.TRAFFIC
+            or self._scope.cancel_called  # the connection is ending: queue it instead
+        ):
             return False
         buffers = self.conn.encode_messages([msg])
         if len(buffers) > IOV_MAX:

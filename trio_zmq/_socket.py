@@ -443,7 +443,13 @@ class Socket(metaclass=NoPublicConstructor):
             batch = batch[:1]
         count = size = 0
         for msg in batch:
-            if not send(msg):
+            try:
+                if not send(msg):
+                    break
+            except Exception:
+                if not count:
+                    raise
+                # Say how many went; the next call meets the error on this one.
                 break
             count += 1
             size += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
@@ -712,6 +718,9 @@ class Socket(metaclass=NoPublicConstructor):
     def _inproc_unlinked(self) -> None:
         self._counters.peers -= 1
         self._counters.disconnections += 1
+
+    def _inproc_protocol_error(self) -> None:
+        self._counters.protocol_errors += 1
 
     def _inproc_refused(self, pipe: InprocPipe) -> None:
         """The bound socket's type cannot talk to ours: the link never forms."""

@@ -6,11 +6,13 @@ it is still ours); ``ipc://@name`` is Linux's abstract namespace (no file);
 left by a process that died does not stop a bind: when nothing answers on
 it, it is replaced. Unlike libzmq, which unlinks whatever is there, a file
 a live process is listening on is left alone and the bind fails with
-EADDRINUSE.
+EADDRINUSE. Finding that out takes a connection attempt, which the live
+owner sees as a client that connects and leaves at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -36,10 +38,14 @@ async def open_listener(address: IpcAddress, options: Options) -> SocketListener
         try:
             await sock.bind(path)
         except OSError as exc:
-            if exc.errno != errno.EADDRINUSE or address.abstract or not await _is_stale(path):
+            if exc.errno != errno.EADDRINUSE or address.abstract:
                 raise
-            os.unlink(path)
-            await sock.bind(path)
+            before = _file_identity(path)
+            if before is None or not await _is_stale(path) or _file_identity(path) != before:
+                raise  # not a socket, somebody listens, or it was replaced meanwhile
+            with contextlib.suppress(FileNotFoundError):  # another binder was quicker
+                os.unlink(path)
+            await sock.bind(path)  # EADDRINUSE again if another binder took the path
         sock.listen(BACKLOG)
     except BaseException:
         sock.close()

@@ -96,10 +96,16 @@ def configure(sock: trio.socket.SocketType, options: Options) -> None:
 
 
 async def _bind_source(sock: trio.socket.SocketType, family: int, source: TcpAddress) -> None:
+    """Bind the source address; OSError (the attempt fails, and is retried) if it cannot."""
     if source.host == "*":
         host = "::" if family == _stdlib_socket.AF_INET6 else "0.0.0.0"
     else:
-        source_family, host = await _bind_host(source.host, ipv6=family == _stdlib_socket.AF_INET6)
+        try:
+            source_family, host = await _bind_host(
+                source.host, ipv6=family == _stdlib_socket.AF_INET6
+            )
+        except EndpointError as exc:  # unresolvable now: a failed attempt, not a crash
+            raise OSError(str(exc)) from None
         if source_family != family:
             raise OSError(f"source {host} is not of the destination's address family")
     # As libzmq: one source port may serve connections to several servers.
