@@ -9,7 +9,7 @@ later as an attribute (``sock.sndhwm = 10``).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import attrs
 
@@ -226,3 +226,25 @@ def make_options(defaults: dict[str, object], overrides: dict[str, object]) -> O
         if name not in OPTION_NAMES:
             raise TypeError(f"unknown socket option {name!r}")
     return Options(**{**defaults, **overrides})  # type: ignore[arg-type]
+
+
+T = TypeVar("T")
+
+
+class Option(Generic[T]):
+    """A socket option exposed as an attribute (``sock.sndhwm = 10``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, sock: None, owner: type) -> Option[T]: ...
+    @overload
+    def __get__(self, sock: Any, owner: type) -> T: ...
+    def __get__(self, sock: Any | None, owner: type) -> T | Option[T]:
+        if sock is None:
+            return self
+        return getattr(sock._options, self.name)  # type: ignore[no-any-return]
+
+    def __set__(self, sock: Any, value: T) -> None:
+        sock._set_option(self.name, value)

@@ -16,7 +16,7 @@ import logging
 import math
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, Generic, TypeVar, final, overload
+from typing import Any, TypeVar, final
 
 import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
@@ -25,13 +25,12 @@ from . import _zmtp
 from ._endpoint import Address, InprocAddress, TcpAddress, parse_endpoint
 from ._endpoints import BoundEndpoint, Connecter
 from ._errors import EndpointError, MultipartMessageError, OperationNotSupported
-from ._inproc import InprocBinding, InprocConnecter, InprocPipe
-from ._options import TYPE_OPTIONS, Options
+from ._frames import Frame, as_frame, as_message, as_topic
+from ._inproc import InprocBinding, InprocConnecter
+from ._options import TYPE_OPTIONS, Option, Options
 from ._patterns import Pattern
-from ._peer import Outcome, PeerConnection
-from ._pipe import Pipe
 from ._pipeset import PipeSet
-from ._raw_peer import AnyPeer, RawPeerConnection
+from ._socket_peers import SocketPeers
 from ._stats import Counters, SocketStatistics
 from ._strategies import Message
 from ._transports import TRANSPORTS
@@ -39,8 +38,6 @@ from ._util import NoPublicConstructor
 
 log = logging.getLogger("trio_zmq")
 T = TypeVar("T")
-#: What ``send_multipart`` accepts as a frame.
-Frame = bytes | bytearray | memoryview
 
 
 class _State(enum.Enum):
@@ -49,90 +46,42 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-class _Option(Generic[T]):
-    """A socket option exposed as an attribute (``sock.sndhwm = 10``)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, sock: None, owner: type) -> _Option[T]: ...
-    @overload
-    def __get__(self, sock: Socket, owner: type) -> T: ...
-    def __get__(self, sock: Socket | None, owner: type) -> T | _Option[T]:
-        if sock is None:
-            return self
-        return getattr(sock._options, self.name)  # type: ignore[no-any-return]
-
-    def __set__(self, sock: Socket, value: T) -> None:
-        sock._set_option(self.name, value)
-
-
-def _as_message(frames: Iterable[Frame]) -> Message:
-    """Validate frames into a message of ``bytes`` (copying mutable buffers)."""
-    if isinstance(frames, bytes | bytearray | memoryview | str):
-        raise TypeError("send_multipart takes a list of frames, not a single bytes-like object")
-    msg = list(frames)
-    for i, frame in enumerate(msg):
-        if type(frame) is not bytes:
-            msg[i] = _as_frame(frame)
-    if not msg:
-        raise ValueError("a message needs at least one frame")
-    return msg  # type: ignore[return-value]
-
-
-def _as_topic(topic: object) -> bytes:
-    if isinstance(topic, str):
-        return topic.encode("utf-8")
-    if isinstance(topic, bytes | bytearray | memoryview):
-        return bytes(topic)
-    raise TypeError(f"a topic must be bytes or str, not {type(topic).__name__}")
-
-
-def _as_frame(frame: object) -> bytes:
-    if isinstance(frame, bytes | bytearray | memoryview):
-        return bytes(frame)  # a copy: the caller may change its buffer after send
-    if isinstance(frame, str):
-        raise TypeError("frames must be bytes-like; use send_string() for str")
-    raise TypeError(f"frames must be bytes, bytearray or memoryview, not {type(frame).__name__}")
-
-
 @final
-class Socket(metaclass=NoPublicConstructor):
+class Socket(SocketPeers, metaclass=NoPublicConstructor):
     """A ZeroMQ socket; made by :func:`trio_zmq.open_socket` or ``Context.socket``.
 
     Messages are whole multipart messages. Every ``async`` method is a
     checkpoint; every sync method never is. Options are attributes.
     """
 
-    sndhwm = _Option[int]()
-    rcvhwm = _Option[int]()
-    linger = _Option[float | None]()
-    routing_id = _Option[bytes]()
-    reconnect_ivl = _Option[float | None]()
-    reconnect_ivl_max = _Option[float]()
-    maxmsgsize = _Option[int | None]()
-    handshake_ivl = _Option[float | None]()
-    ipv6 = _Option[bool]()
-    immediate = _Option[bool]()
-    connect_timeout = _Option[float | None]()
-    tcp_keepalive = _Option[bool | None]()
-    tcp_keepalive_idle = _Option[int | None]()
-    tcp_keepalive_cnt = _Option[int | None]()
-    tcp_keepalive_intvl = _Option[int | None]()
-    heartbeat_ivl = _Option[float | None]()
-    heartbeat_ttl = _Option[float | None]()
-    heartbeat_timeout = _Option[float | None]()
-    req_relaxed = _Option[bool]()
-    req_correlate = _Option[bool]()
-    router_mandatory = _Option[bool]()
-    router_handover = _Option[bool]()
-    probe_router = _Option[bool]()
-    xpub_verbose = _Option[bool]()
-    xpub_verboser = _Option[bool]()
-    xpub_manual = _Option[bool]()
-    xpub_welcome_msg = _Option[bytes | None]()
-    xpub_nodrop = _Option[bool]()
+    sndhwm = Option[int]()
+    rcvhwm = Option[int]()
+    linger = Option[float | None]()
+    routing_id = Option[bytes]()
+    reconnect_ivl = Option[float | None]()
+    reconnect_ivl_max = Option[float]()
+    maxmsgsize = Option[int | None]()
+    handshake_ivl = Option[float | None]()
+    ipv6 = Option[bool]()
+    immediate = Option[bool]()
+    connect_timeout = Option[float | None]()
+    tcp_keepalive = Option[bool | None]()
+    tcp_keepalive_idle = Option[int | None]()
+    tcp_keepalive_cnt = Option[int | None]()
+    tcp_keepalive_intvl = Option[int | None]()
+    heartbeat_ivl = Option[float | None]()
+    heartbeat_ttl = Option[float | None]()
+    heartbeat_timeout = Option[float | None]()
+    req_relaxed = Option[bool]()
+    req_correlate = Option[bool]()
+    router_mandatory = Option[bool]()
+    router_handover = Option[bool]()
+    probe_router = Option[bool]()
+    xpub_verbose = Option[bool]()
+    xpub_verboser = Option[bool]()
+    xpub_manual = Option[bool]()
+    xpub_welcome_msg = Option[bytes | None]()
+    xpub_nodrop = Option[bool]()
 
     def __init__(
         self,
@@ -275,12 +224,12 @@ class Socket(metaclass=NoPublicConstructor):
         Not a checkpoint.
         """
         self._check_can_send()
-        self._send_message(_as_message(frames))
+        self._send_message(as_message(frames))
 
     def send_nowait(self, data: Frame) -> None:
         """Queue a single-frame message, or raise ``trio.WouldBlock``. Not a checkpoint."""
         self._check_can_send()
-        self._send_message([data if type(data) is bytes else _as_frame(data)])
+        self._send_message([data if type(data) is bytes else as_frame(data)])
 
     def _send_checked(self, msg: Message) -> None:
         # Every attempt re-checks the state: the socket may have been closed
@@ -307,12 +256,12 @@ class Socket(metaclass=NoPublicConstructor):
         """
         await checkpoint_if_cancelled()
         self._check_can_send()
-        await self._send_blocking(_as_message(frames))
+        await self._send_blocking(as_message(frames))
 
     async def send(self, data: Frame) -> None:
         """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
         await checkpoint_if_cancelled()
-        await self._send_blocking([data if type(data) is bytes else _as_frame(data)])
+        await self._send_blocking([data if type(data) is bytes else as_frame(data)])
 
     async def _send_blocking(self, msg: Message) -> None:
         # The blocking recipe (DESIGN 3.2), inlined for the common case.
@@ -412,7 +361,7 @@ class Socket(metaclass=NoPublicConstructor):
         which alternate sending and receiving, take at most one.
         """
         self._check_can_send()
-        batch = [_as_message(frames) for frames in messages]
+        batch = [as_message(frames) for frames in messages]
         return self._send_batch(batch) if batch else 0
 
     async def send_many(self, messages: Iterable[Iterable[Frame]]) -> int:
@@ -425,7 +374,7 @@ class Socket(metaclass=NoPublicConstructor):
         """
         await checkpoint_if_cancelled()
         self._check_can_send()
-        batch = [_as_message(frames) for frames in messages]
+        batch = [as_message(frames) for frames in messages]
         if not batch:
             await cancel_shielded_checkpoint()
             return 0
@@ -545,12 +494,12 @@ class Socket(metaclass=NoPublicConstructor):
         subscription was received last. Not a checkpoint; never blocks.
         """
         self._check_open()
-        self._pattern.subscribe(_as_topic(topic))
+        self._pattern.subscribe(as_topic(topic))
 
     def unsubscribe(self, topic: bytes | str) -> None:
         """Undo one :meth:`subscribe` of ``topic``. Not a checkpoint; never blocks."""
         self._check_open()
-        self._pattern.unsubscribe(_as_topic(topic))
+        self._pattern.unsubscribe(as_topic(topic))
 
     # --- state checks --------------------------------------------------------
 
@@ -662,107 +611,3 @@ class Socket(metaclass=NoPublicConstructor):
             await trio.lowlevel.checkpoint()
         finally:
             self.close()
-
-    # --- peers: the socket's side of _peer.PeerHost ----------------------------
-
-    def _new_peer(self, stream: trio.abc.Stream, endpoint: str, pipe: Pipe | None) -> AnyPeer:
-        """The connection for a new stream: raw bytes for STREAM, ZMTP for the others."""
-        if self._pattern.raw:
-            return RawPeerConnection(self, stream, endpoint=endpoint, pipe=pipe)
-        return PeerConnection(self, stream, endpoint=endpoint, pipe=pipe)
-
-    def _peer_ready(self, peer: AnyPeer, handshake: _zmtp.HandshakeComplete) -> Pipe:
-        pipe = peer.pipe if peer.pipe is not None else self._pipeset.new_pipe(peer.endpoint)
-        self._pipe_ready(pipe, handshake)
-        return pipe
-
-    def _pipe_ready(self, pipe: Pipe, handshake: _zmtp.HandshakeComplete) -> None:
-        self._counters.handshakes += 1
-        self._counters.peers += 1
-        pipe.connected = True
-        if pipe.attached and not self._pattern.peer_ready(pipe, handshake):
-            pipe.attached = False  # e.g. a ROUTER peer with a routing id in use
-
-    # --- inproc links: the socket's side of _inproc.InprocHost ---------------------
-
-    def _inproc_handshake(self) -> _zmtp.HandshakeComplete:
-        """What an inproc peer learns of this socket (as READY would say)."""
-        routing_id = self._options.routing_id if self.socket_type in _zmtp.SENDS_IDENTITY else b""
-        properties = {"Socket-Type": self.socket_type.name.encode()}
-        if self.socket_type in _zmtp.SENDS_IDENTITY:
-            properties["Identity"] = routing_id
-        return _zmtp.HandshakeComplete(
-            peer_version=(3, 1),
-            peer_socket_type=self.socket_type,
-            peer_routing_id=routing_id,
-            peer_properties=properties,
-        )
-
-    def _inproc_accept(self, peer_pipe: InprocPipe, peer: Socket, endpoint: str) -> None:
-        """Link a connecting socket's pipe to a new pipe of this (bound) socket."""
-        pipe = self._pipeset.new_inproc_pipe(endpoint, self, attach=True)
-        # Both sides are ready before the link exists: what the patterns
-        # write meanwhile (welcome messages, subscriptions) waits in the
-        # pipes and is handed over below, to a peer ready to take it.
-        self._pipe_ready(pipe, peer._inproc_handshake())
-        peer._pipe_ready(peer_pipe, self._inproc_handshake())
-        pipe.link(peer_pipe, peer, plain_delivery=peer._pattern.plain_delivery)
-        peer_pipe.link(pipe, self, plain_delivery=self._pattern.plain_delivery)
-        peer_pipe.flush_queued()
-        pipe.flush_queued()
-
-    def _inproc_ended(self, pipe: InprocPipe) -> None:
-        """The socket at the other end of ``pipe`` closed or disconnected."""
-        self._pipeset.kill(pipe)
-
-    def _inproc_unlinked(self) -> None:
-        self._counters.peers -= 1
-        self._counters.disconnections += 1
-
-    def _inproc_protocol_error(self) -> None:
-        self._counters.protocol_errors += 1
-
-    def _inproc_refused(self, pipe: InprocPipe) -> None:
-        """The bound socket's type cannot talk to ours: the link never forms."""
-        self._counters.protocol_errors += 1
-        self._pipeset.kill(pipe)
-
-    def _peer_inbound(self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool) -> None:
-        if pipe.attached:
-            dropped = self._pattern.process_inbound(pipe, events, only_messages)
-        else:  # the pattern refused this peer (a second PAIR) or let go of it
-            dropped = sum(type(e) is list for e in events)
-        self._counters.messages_dropped += dropped
-
-    def _peer_ended(self, peer: AnyPeer, outcome: Outcome) -> None:
-        if outcome is Outcome.PROTOCOL_ERROR:
-            self._counters.protocol_errors += 1
-        elif outcome is Outcome.HANDSHAKE_TIMEOUT:
-            self._counters.handshake_timeouts += 1
-        elif outcome is Outcome.HEARTBEAT_TIMEOUT:
-            self._counters.heartbeat_timeouts += 1
-        pipe = peer.pipe
-        if pipe is None or not pipe.connected:
-            return
-        pipe.connected = False
-        self._counters.peers -= 1
-        self._counters.disconnections += 1
-        if peer.owns_pipe:
-            self._pipeset.kill(pipe)
-
-    def _terminate_pipe(self, pipe: Pipe) -> None:
-        """A pattern ends a peer (ROUTER handover): its pipe goes, its connection stays.
-
-        As in libzmq, the connection is not closed (the peer would reconnect
-        and take its routing id back): nothing passes through it any more.
-        """
-        self._pipeset.kill(pipe, discard_inbound=True)
-
-    def _connecter_finished(self, connecter: Connecter) -> None:
-        connecters = self._connecters.get(connecter.endpoint)
-        if connecters and connecter in connecters:
-            connecters.remove(connecter)
-            if not connecters:
-                del self._connecters[connecter.endpoint]
-        if connecter.pipe is not None:
-            self._pipeset.kill(connecter.pipe)
