@@ -7,13 +7,18 @@ nothing, and every message moves whole.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 import trio
 import trio.testing
+import zmq
 
 import trio_zmq
 
 from .helpers import LOOPBACK, free_endpoint, linked, wait_for_peers, wait_until
+from .libzmq_peer import libzmq_socket
 
 
 async def test_send_many_and_recv_many_move_whole_messages_in_order() -> None:
@@ -138,3 +143,39 @@ async def test_batches_on_other_types_and_type_checks() -> None:
                 await pub.recv_many()
             with pytest.raises(trio_zmq.OperationNotSupported):
                 sub.send_many_nowait([[b"x"]])
+
+
+@pytest.fixture
+def zctx() -> Iterator[zmq.Context[Any]]:
+    ctx: zmq.Context[Any] = zmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+
+
+@pytest.mark.parametrize("binds", ["trio", "libzmq"])
+async def test_batches_to_and_from_libzmq(zctx: zmq.Context[Any], binds: str) -> None:
+    batch = [[b"%d" % i, b"x" * (i % 7)] for i in range(300)]
+    with (
+        trio.fail_after(15),
+        libzmq_socket(zctx, zmq.PULL) as zpull,
+        libzmq_socket(zctx, zmq.PUSH) as zpush,
+    ):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PUSH) as push,
+            trio_zmq.open_socket(trio_zmq.PULL) as pull,
+        ):
+            if binds == "trio":
+                zpull.connect(await push.bind(LOOPBACK))
+                zpush.connect(await pull.bind(LOOPBACK))
+            else:
+                push.connect(zpull.bind())
+                pull.connect(zpush.bind())
+            rest = batch
+            while rest:
+                rest = rest[await push.send_many(rest) :]
+            assert await zpull.recv_many(len(batch)) == batch
+            await zpush.send_many(batch)
+            got: list[list[bytes]] = []
+            while len(got) < len(batch):
+                got += await pull.recv_many()
+            assert got == batch
