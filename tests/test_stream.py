@@ -530,3 +530,44 @@ async def test_stream_refuses_inproc_at_once() -> None:
             await stream.bind("inproc://raw")
         with pytest.raises(trio_zmq.EndpointError):
             stream.connect("inproc://raw")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+async def test_stream_notify_off_gives_only_data(zctx: zmq.Context[Any], impl: str) -> None:
+    """``stream_notify=False`` (libzmq's ZMQ_STREAM_NOTIFY 0): no empty messages, only data.
+
+    Run against libzmq's STREAM with the same option too, as the reference.
+    """
+    with trio.fail_after(10):
+        if impl == "trio":
+            async with trio_zmq.open_socket(STREAM, stream_notify=False) as server:
+                assert server.stream_notify is False
+                address = tcp_address(await server.bind(LOOPBACK))
+                async with await trio.open_tcp_stream(*address) as client:
+                    await client.send_all(b"hello")
+                    rid, data = await server.recv_multipart()
+                    assert data == b"hello"  # not a connect notification first
+                    await server.send_multipart([rid, b"bye"])
+                    assert await client.receive_some() == b"bye"
+                async with await trio.open_tcp_stream(*address) as second:
+                    await second.send_all(b"second")
+                    # The first client's close was not announced either.
+                    assert (await server.recv_multipart())[1] == b"second"
+        else:
+            with libzmq_socket(zctx, zmq.STREAM, stream_notify=0) as server:
+                address = tcp_address(server.bind())
+                async with await trio.open_tcp_stream(*address) as client:
+                    await client.send_all(b"hello")
+                    rid, data = await server.recv_multipart()
+                    assert data == b"hello"
+                async with await trio.open_tcp_stream(*address) as second:
+                    await second.send_all(b"second")
+                    assert (await server.recv_multipart())[1] == b"second"
+
+
+async def test_stream_notify_is_a_stream_option() -> None:
+    with pytest.raises(TypeError, match="stream_notify"):
+        trio_zmq.open_socket(trio_zmq.ROUTER, stream_notify=False)
+    with pytest.raises(TypeError, match="stream_notify"):
+        async with trio_zmq.open_socket(STREAM, stream_notify=1):
+            pass

@@ -186,6 +186,8 @@ class Options:
     subscribe: tuple[bytes, ...] = attrs.field(
         default=(), converter=_topics, validator=_check_topics
     )
+    #: STREAM: announce each connection made and lost as ``[routing id, b""]``.
+    stream_notify: bool = attrs.field(default=True, validator=_bool)
     #: XPUB: pass every subscribe to the application, duplicates included.
     xpub_verbose: bool = attrs.field(default=False, validator=_bool)
     #: XPUB: pass every subscribe and every unsubscribe.
@@ -211,6 +213,7 @@ TYPE_OPTIONS: frozenset[str] = frozenset(
         "router_handover",
         "probe_router",
         "subscribe",
+        "stream_notify",
         "xpub_verbose",
         "xpub_verboser",
         "xpub_manual",

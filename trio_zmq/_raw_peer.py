@@ -28,6 +28,7 @@ from typing import Protocol
 
 import trio
 
+from ._options import Options
 from ._peer import Outcome, PeerConnection, send_buffers
 from ._pipe import Pipe
 from ._zmtp import Event, HandshakeComplete
@@ -49,6 +50,9 @@ _NETWORK_ERRORS = (OSError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 class RawPeerHost(Protocol):
     """What a raw connection needs from its socket (a subset of ``_peer.PeerHost``)."""
+
+    @property
+    def _options(self) -> Options: ...
 
     def _peer_ready(self, peer: RawPeerConnection, handshake: HandshakeComplete) -> Pipe:
         """The connection exists: return the pipe to serve."""
@@ -130,7 +134,10 @@ class RawPeerConnection:
         self._scope.cancel()
 
     def _notify(self, pipe: Pipe) -> None:
-        # An empty message, queued even at RCVHWM so that it is never lost.
+        # An empty message, queued even at RCVHWM so that it is never lost
+        # (unless the application turned notifications off: stream_notify).
+        if not self.host._options.stream_notify:
+            return
         events: list[Event] = [[b""]]
         self.host._peer_inbound(pipe, events, True)
 

@@ -77,6 +77,7 @@ class Socket(SocketPeers, metaclass=NoPublicConstructor):
     router_mandatory = Option[bool]()
     router_handover = Option[bool]()
     probe_router = Option[bool]()
+    stream_notify = Option[bool]()
     xpub_verbose = Option[bool]()
     xpub_verboser = Option[bool]()
     xpub_manual = Option[bool]()

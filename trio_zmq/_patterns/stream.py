@@ -47,6 +47,7 @@ class Stream(Pattern):
     can_send = True
     can_recv = True
     raw = True
+    type_options = frozenset({"stream_notify"})
 
     def __init__(self, options: Options) -> None:
         super().__init__(options)
