@@ -117,6 +117,12 @@ def _check_routing_id(inst: object, attr: attrs.Attribute[Any], value: object) -
         raise ValueError("option 'routing_id' must be at most 255 bytes")
 
 
+def _check_connect_routing_id(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    _check_optional_bytes(inst, attr, value)
+    if value is not None and not 0 < len(value) <= 255:  # type: ignore[arg-type]
+        raise ValueError("option 'connect_routing_id' must be 1 to 255 bytes, or None")
+
+
 _SETTERS = attrs.setters.pipe(attrs.setters.convert, attrs.setters.validate)
 
 
@@ -186,6 +192,10 @@ class Options:
     subscribe: tuple[bytes, ...] = attrs.field(
         default=(), converter=_topics, validator=_check_topics
     )
+    #: ROUTER, STREAM: the routing id of the peer of the next ``connect`` (then reset).
+    connect_routing_id: bytes | None = attrs.field(
+        default=None, converter=_optional_bytes, validator=_check_connect_routing_id
+    )
     #: STREAM: announce each connection made and lost as ``[routing id, b""]``.
     stream_notify: bool = attrs.field(default=True, validator=_bool)
     #: XPUB: pass every subscribe to the application, duplicates included.
@@ -214,6 +224,7 @@ TYPE_OPTIONS: frozenset[str] = frozenset(
         "probe_router",
         "subscribe",
         "stream_notify",
+        "connect_routing_id",
         "xpub_verbose",
         "xpub_verboser",
         "xpub_manual",

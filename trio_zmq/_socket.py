@@ -78,6 +78,7 @@ class Socket(SocketPeers, metaclass=NoPublicConstructor):
     router_handover = Option[bool]()
     probe_router = Option[bool]()
     stream_notify = Option[bool]()
+    connect_routing_id = Option[bytes | None]()
     xpub_verbose = Option[bool]()
     xpub_verboser = Option[bool]()
     xpub_manual = Option[bool]()
@@ -183,19 +184,31 @@ class Socket(SocketPeers, metaclass=NoPublicConstructor):
 
         Not a checkpoint, and never waits for the peer: messages sent before
         the connection is made queue for it (up to ``sndhwm``). Raises
-        :class:`EndpointError` at once for a malformed endpoint.
+        :class:`EndpointError` at once for a malformed endpoint, and
+        ``ValueError`` for a ``connect_routing_id`` already in use.
         """
         address = self._parse(endpoint, bind=False)
         self._check_open()
+        preset = self._options.connect_routing_id
+        if preset is not None:
+            if self._options.immediate:
+                raise ValueError("connect_routing_id needs a pipe at connect: not with immediate")
+            if self._pattern.routing_id_in_use(preset):
+                raise ValueError(f"connect_routing_id {preset!r} is in use")
+            self._options.connect_routing_id = None  # as libzmq: for one connect only
         if isinstance(address, InprocAddress):
             registry = self.context._inproc
             inproc_pipe = self._pipeset.new_inproc_pipe(endpoint, self, attach=True)
+            if preset is not None:
+                self._pattern.preset_routing_id(inproc_pipe, preset)
             inproc = InprocConnecter(self, registry, address.name, inproc_pipe)
             self._connecters.setdefault(endpoint, []).append(inproc)
             registry.connect(inproc)
             self.last_endpoint = endpoint
             return
         pipe = None if self._options.immediate else self._pipeset.new_pipe(endpoint)
+        if preset is not None and pipe is not None:
+            self._pattern.preset_routing_id(pipe, preset)
         connecter = Connecter(self, address, endpoint, pipe)
         self._connecters.setdefault(endpoint, []).append(connecter)
         self._nursery.start_soon(connecter.run)

@@ -100,6 +100,17 @@ class Pattern:
         """Take the next message, or return None if there is none."""
         raise NotImplementedError
 
+    def routing_id_in_use(self, routing_id: bytes) -> bool:
+        """ROUTER, STREAM: whether a peer has ``routing_id`` (``connect_routing_id``)."""
+        return False
+
+    def preset_routing_id(self, pipe: PipeLike, routing_id: bytes) -> None:
+        """ROUTER, STREAM: ``connect_routing_id``: the new pipe's peer is ``routing_id``.
+
+        Routable at once, before any connection: messages for it queue.
+        """
+        raise OperationNotSupported(f"a {self.socket_type.name} socket has no routing ids")
+
     def subscribe(self, topic: bytes) -> None:
         """``Socket.subscribe``: only the publish-subscribe types have it."""
         raise OperationNotSupported(f"a {self.socket_type.name} socket cannot subscribe")

@@ -17,6 +17,9 @@
   ``trio.WouldBlock`` from ``send_nowait``). A message of one frame (an id
   with nothing after it) is dropped, as libzmq ignores it.
 * ``probe_router`` sends an empty message to each new peer.
+* ``connect_routing_id`` names the peer of the next ``connect`` (the option
+  is then reset): that peer is routable at once, before it is connected,
+  and keeps the name whatever ``Identity`` it sends, as in libzmq.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ class Router(Pattern):
     socket_type = SocketType.ROUTER
     can_send = True
     can_recv = True
-    type_options = frozenset({"router_mandatory", "router_handover", "probe_router"})
+    type_options = frozenset(
+        {"router_mandatory", "router_handover", "probe_router", "connect_routing_id"}
+    )
 
     def __init__(self, options: Options) -> None:
         super().__init__(options)
@@ -70,6 +75,15 @@ class Router(Pattern):
         self._ids[pipe] = routing_id
         self._fq.attach(pipe)
         return True
+
+    def routing_id_in_use(self, routing_id: bytes) -> bool:
+        return routing_id in self._by_id
+
+    def preset_routing_id(self, pipe: PipeLike, routing_id: bytes) -> None:
+        # peer_ready then keeps it, whatever Identity the peer sends (libzmq).
+        self._by_id[routing_id] = pipe
+        self._ids[pipe] = routing_id
+        self._fq.attach(pipe)
 
     def detach(self, pipe: PipeLike) -> None:
         routing_id = self._ids.pop(pipe, None)

@@ -47,7 +47,7 @@ class Stream(Pattern):
     can_send = True
     can_recv = True
     raw = True
-    type_options = frozenset({"stream_notify"})
+    type_options = frozenset({"stream_notify", "connect_routing_id"})
 
     def __init__(self, options: Options) -> None:
         super().__init__(options)
@@ -70,6 +70,16 @@ class Stream(Pattern):
         self._fq.attach(pipe)
         self.options.routing_id = routing_id  # as libzmq: the last peer's id
         return True
+
+    def routing_id_in_use(self, routing_id: bytes) -> bool:
+        return routing_id in self._by_id
+
+    def preset_routing_id(self, pipe: PipeLike, routing_id: bytes) -> None:
+        # Replaces the id attach() generated (connect_routing_id).
+        del self._by_id[self._ids[pipe]]
+        self._by_id[routing_id] = pipe
+        self._ids[pipe] = routing_id
+        self.options.routing_id = routing_id
 
     def detach(self, pipe: PipeLike) -> None:
         self._forget(pipe)
