@@ -14,7 +14,6 @@ import enum
 import json
 import logging
 import math
-import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar, final
 
@@ -22,6 +21,7 @@ import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from . import _zmtp
+from ._batches import SocketBatches
 from ._endpoint import Address, InprocAddress, TcpAddress, parse_endpoint
 from ._endpoints import BoundEndpoint, Connecter
 from ._errors import EndpointError, MultipartMessageError, OperationNotSupported
@@ -47,7 +47,7 @@ class _State(enum.Enum):
 
 
 @final
-class Socket(SocketPeers, metaclass=NoPublicConstructor):
+class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
     """A ZeroMQ socket; made by :func:`trio_zmq.open_socket` or ``Context.socket``.
 
     Messages are whole multipart messages. Every ``async`` method is a
@@ -363,111 +363,6 @@ class Socket(SocketPeers, metaclass=NoPublicConstructor):
             return await self._park_until(self.recv_nowait, self._pipeset.recv_lot)
         await cancel_shielded_checkpoint()
         return data
-
-    # --- batches -------------------------------------------------------------
-
-    def send_many_nowait(self, messages: Iterable[Iterable[Frame]]) -> int:
-        """Queue as many of ``messages`` as fit now, in order; return how many.
-
-        Not a checkpoint. Each message goes whole or not at all, and every
-        message is validated before any is queued. Raises ``trio.WouldBlock``
-        (having queued nothing) if not even the first fits. REQ and REP,
-        which alternate sending and receiving, take at most one.
-        """
-        self._check_can_send()
-        batch = [as_message(frames) for frames in messages]
-        return self._send_batch(batch) if batch else 0
-
-    async def send_many(self, messages: Iterable[Iterable[Frame]]) -> int:
-        """Send as many of ``messages`` as fit, waiting only until the first fits.
-
-        Returns how many were sent, in order, from the start of
-        ``messages``; send the rest with another call. One checkpoint for
-        the whole batch: this is the way past the one-checkpoint-per-message
-        floor of :meth:`send`. If cancelled, none was sent (DESIGN 3.4).
-        """
-        await checkpoint_if_cancelled()
-        self._check_can_send()
-        batch = [as_message(frames) for frames in messages]
-        if not batch:
-            await cancel_shielded_checkpoint()
-            return 0
-        try:
-            count = self._send_batch(batch)
-        except trio.WouldBlock:
-            return await self._park_until(lambda: self._send_batch(batch), self._pipeset.send_lot)
-        await cancel_shielded_checkpoint()
-        return count
-
-    def _send_batch(self, batch: list[Message]) -> int:
-        self._check_can_send()
-        send = self._pattern.send
-        if self._pattern.alternates:
-            batch = batch[:1]
-        count = size = 0
-        for msg in batch:
-            try:
-                if not send(msg):
-                    break
-            except Exception:
-                if not count:
-                    raise
-                # Say how many went; the next call meets the error on this one.
-                break
-            count += 1
-            size += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
-        if self._pipeset._drained:
-            self._pipeset.detach_drained()
-        if not count:
-            raise trio.WouldBlock
-        self._counters.messages_sent += count
-        self._counters.bytes_sent += size
-        return count
-
-    def recv_many_nowait(self, max_messages: int | None = None) -> list[list[bytes]]:
-        """Take every message there is now (up to ``max_messages``), or raise ``trio.WouldBlock``.
-
-        Not a checkpoint. Returns a non-empty list of whole messages, in the
-        order ``recv_multipart`` would have returned them. REQ and REP,
-        which alternate sending and receiving, return at most one.
-        """
-        if max_messages is not None and (type(max_messages) is not int or max_messages < 1):
-            raise ValueError(f"max_messages must be a positive int or None, not {max_messages!r}")
-        self._check_can_recv()
-        limit = 1 if self._pattern.alternates else max_messages or sys.maxsize
-        recv = self._pattern.recv
-        batch: list[list[bytes]] = []
-        size = 0
-        while len(batch) < limit:
-            msg = recv()
-            if msg is None:
-                break
-            batch.append(msg)
-            size += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
-        if self._pipeset._drained:
-            self._pipeset.detach_drained()
-        if not batch:
-            raise trio.WouldBlock
-        self._counters.messages_received += len(batch)
-        self._counters.bytes_received += size
-        return batch
-
-    async def recv_many(self, max_messages: int | None = None) -> list[list[bytes]]:
-        """Receive every message there is (up to ``max_messages``), waiting for at least one.
-
-        Returns a non-empty list of whole messages. One checkpoint for the
-        whole batch: the way past the one-checkpoint-per-message floor of
-        :meth:`recv_multipart`. If cancelled, no message was taken (DESIGN 3.3).
-        """
-        await checkpoint_if_cancelled()
-        try:
-            batch = self.recv_many_nowait(max_messages)
-        except trio.WouldBlock:
-            return await self._park_until(
-                lambda: self.recv_many_nowait(max_messages), self._pipeset.recv_lot
-            )
-        await cancel_shielded_checkpoint()
-        return batch
 
     async def recv_string(self, encoding: str = "utf-8") -> str:
         """Receive a single-frame message and decode it. A checkpoint, as :meth:`recv`."""
