@@ -318,7 +318,8 @@ class FairQueueMachine(RuleBasedStateMachine):
             token = b"%d" % self.next_msg
             self.next_msg += 1
             self.delivered[token] = pipe
-            msgs.append([token, b"part2"])
+            # Odd tokens are single-frame messages (for recv_single).
+            msgs.append([token] if self.next_msg % 2 else [token, b"part2"])
         pipe.deliver(msgs)
 
     @rule(pipe=pipes, n=st.integers(1, 3))
@@ -373,6 +374,26 @@ class FairQueueMachine(RuleBasedStateMachine):
         self.window[pipe.name] += 1
         counts = [self.window[p.name] for p in self.attached]
         assert max(counts) - min(counts) <= 1, counts
+
+    @rule()
+    def recv_single(self) -> None:
+        """Takes the next message only if it has one frame; otherwise returns it, untaken."""
+        reads_before = {p: len(p.reads) for p in [*self.attached, *self.detached]}
+        peeked = self.fq.peek()
+        got = self.fq.recv_single()
+        assert got == peeked
+        if got is None:
+            return
+        pipe, msg = got
+        taken = len(msg) == 1
+        for p, n in reads_before.items():
+            assert len(p.reads) == n + (taken and p is pipe)
+        if taken:
+            assert pipe.reads[-1] is msg
+            self.received.append(msg[0])
+        else:
+            assert self.fq.peek() == got  # still next, in place
+        self.window = Counter()
 
     @rule(n=st.integers(1, 4))
     def deliver_to_all(self, n: int) -> None:

@@ -318,7 +318,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         """
         if self._state is not _State.OPEN or not self._pattern.can_recv:
             self._check_can_recv()
-        msg = self._pattern.peek()
+        msg = self._pattern.recv_single()
         if msg is None:
             if self._pipeset._drained:
                 self._pipeset.detach_drained()
@@ -327,8 +327,6 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
             raise MultipartMessageError(
                 f"the next message has {len(msg)} frames; use recv_multipart()"
             )
-        msg = self._pattern.recv()
-        assert msg is not None  # peek found it; nothing ran in between
         if self._pipeset._drained:
             self._pipeset.detach_drained()
         frame = msg[0]

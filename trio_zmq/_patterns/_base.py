@@ -100,6 +100,18 @@ class Pattern:
         """Take the next message, or return None if there is none."""
         raise NotImplementedError
 
+    def recv_single(self) -> Message | None:
+        """``recv_nowait``'s step: the next message, taken only if it has one frame.
+
+        A multipart message is returned without being taken (the caller
+        checks ``len``). Types whose ``recv`` is one fair-queue step override
+        this with a single walk (PULL).
+        """
+        msg = self.peek()
+        if msg is None or len(msg) != 1:
+            return msg
+        return self.recv()
+
     def routing_id_in_use(self, routing_id: bytes) -> bool:
         """ROUTER, STREAM: whether a peer has ``routing_id`` (``connect_routing_id``)."""
         return False

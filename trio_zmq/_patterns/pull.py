@@ -33,3 +33,7 @@ class Pull(Pattern):
     def recv(self) -> Message | None:
         found = self._fq.recv()
         return None if found is None else found[1]
+
+    def recv_single(self) -> Message | None:
+        found = self._fq.recv_single()
+        return None if found is None else found[1]

@@ -45,6 +45,20 @@ class FairQueue(Generic[P]):
             s.deactivate_at(s.current)
         return None
 
+    def recv_single(self) -> tuple[P, Message] | None:
+        """The next message, taken only if it has one frame (check ``len``), in one walk."""
+        s = self._set
+        while s.active:
+            pipe = s.pipe_at(s.current)
+            msg = pipe.peek()
+            if msg is not None:
+                if len(msg) == 1:
+                    pipe.read()
+                    s.advance()
+                return pipe, msg
+            s.deactivate_at(s.current)
+        return None
+
     def recv(self) -> tuple[P, Message] | None:
         """Take the next message in fair order, with the pipe it came from."""
         s = self._set
