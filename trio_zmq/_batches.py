@@ -36,7 +36,7 @@ class SocketBatches:
     def _check_can_recv(self) -> None:
         raise NotImplementedError  # Socket's
 
-    async def _park_until(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
+    async def _blocking(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
         raise NotImplementedError  # Socket's
 
     def send_many_nowait(self, messages: Iterable[Iterable[Frame]]) -> int:
@@ -65,12 +65,7 @@ class SocketBatches:
         if not batch:
             await cancel_shielded_checkpoint()
             return 0
-        try:
-            count = self._send_batch(batch)
-        except trio.WouldBlock:
-            return await self._park_until(lambda: self._send_batch(batch), self._pipeset.send_lot)
-        await cancel_shielded_checkpoint()
-        return count
+        return await self._blocking(lambda: self._send_batch(batch), self._pipeset.send_lot)
 
     def _send_batch(self, batch: list[Message]) -> int:
         self._check_can_send()
@@ -133,11 +128,6 @@ class SocketBatches:
         :meth:`recv_multipart`. If cancelled, no message was taken (DESIGN 3.3).
         """
         await checkpoint_if_cancelled()
-        try:
-            batch = self.recv_many_nowait(max_messages)
-        except trio.WouldBlock:
-            return await self._park_until(
-                lambda: self.recv_many_nowait(max_messages), self._pipeset.recv_lot
-            )
-        await cancel_shielded_checkpoint()
-        return batch
+        return await self._blocking(
+            lambda: self.recv_many_nowait(max_messages), self._pipeset.recv_lot
+        )

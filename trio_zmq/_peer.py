@@ -21,7 +21,7 @@ import enum
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 import trio
@@ -59,8 +59,12 @@ class Outcome(enum.Enum):
     CLOSED_LOCALLY = "closed locally"
 
 
+#: What the writer writes: encoded frames, or what is left of them after a partial write.
+Buffer = bytes | memoryview
+
+
 async def send_buffers(
-    stream: trio.abc.Stream, sock: trio.socket.SocketType | None, buffers: list[bytes]
+    stream: trio.abc.Stream, sock: trio.socket.SocketType | None, buffers: Sequence[Buffer]
 ) -> None:
     """Write buffers in order: one ``sendmsg`` for several (no join), else ``send_all``.
 
@@ -85,14 +89,14 @@ async def send_buffers(
                 sent = 0
 
 
-def _unsent(buffers: list[bytes], sent: int) -> list[bytes]:
-    """What is left of ``buffers`` after the first ``sent`` bytes were written."""
+def _unsent(buffers: list[bytes], sent: int) -> list[Buffer]:
+    """What is left of ``buffers`` after the first ``sent`` bytes were written (no copy)."""
     for i, buffer in enumerate(buffers):
         size = len(buffer)
         if sent < size:
-            rest = buffers[i:]
+            rest: list[Buffer] = list(buffers[i:])
             if sent:
-                rest[0] = bytes(memoryview(buffer)[sent:])
+                rest[0] = memoryview(buffer)[sent:]
             return rest
         sent -= size
     return []
@@ -147,7 +151,7 @@ class PeerConnection:
             stream.socket if isinstance(stream, trio.SocketStream) else None
         )
         #: What a direct write left unwritten, for the writer to finish.
-        self._unfinished: list[bytes] | None = None
+        self._unfinished: list[Buffer] | None = None
         #: The last read took everything the socket had.
         self._drained = False
 
@@ -369,7 +373,7 @@ class PeerConnection:
             return False
         buffers = self.conn.encode_messages([msg])
         if len(buffers) > IOV_MAX:
-            self._unfinished = buffers
+            self._unfinished = list(buffers)
             pipe.start_direct()
             return True
         try:
@@ -394,7 +398,7 @@ class PeerConnection:
         self._fail(Outcome.HEARTBEAT_TIMEOUT, reason)
         self._scope.cancel()
 
-    async def _send_buffers(self, buffers: list[bytes]) -> None:
+    async def _send_buffers(self, buffers: Sequence[Buffer]) -> None:
         await send_buffers(self.stream, self._socket, buffers)
 
     @staticmethod

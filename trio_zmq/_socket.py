@@ -270,21 +270,14 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         """
         await checkpoint_if_cancelled()
         self._check_can_send()
-        await self._send_blocking(as_message(frames))
+        msg = as_message(frames)
+        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot)
 
     async def send(self, data: Frame) -> None:
         """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
         await checkpoint_if_cancelled()
-        await self._send_blocking([data if type(data) is bytes else as_frame(data)])
-
-    async def _send_blocking(self, msg: Message) -> None:
-        # The blocking recipe (DESIGN 3.2), inlined for the common case.
-        try:
-            self._send_checked(msg)
-        except trio.WouldBlock:
-            await self._park_until(lambda: self._send_checked(msg), self._pipeset.send_lot)
-        else:
-            await cancel_shielded_checkpoint()
+        msg = [data if type(data) is bytes else as_frame(data)]
+        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot)
 
     async def send_string(self, text: str, encoding: str = "utf-8") -> None:
         """Send ``text`` encoded (UTF-8 by default). A checkpoint, as :meth:`send`."""
@@ -341,12 +334,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         A checkpoint. If cancelled, no message was taken (DESIGN 3.3).
         """
         await checkpoint_if_cancelled()
-        try:
-            msg = self.recv_multipart_nowait()
-        except trio.WouldBlock:
-            return await self._park_until(self.recv_multipart_nowait, self._pipeset.recv_lot)
-        await cancel_shielded_checkpoint()
-        return msg
+        return await self._blocking(self.recv_multipart_nowait, self._pipeset.recv_lot)
 
     async def recv(self) -> bytes:
         """Receive the next message, which must have one frame.
@@ -355,12 +343,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         message raises :class:`MultipartMessageError` without being taken.
         """
         await checkpoint_if_cancelled()
-        try:
-            data = self.recv_nowait()
-        except trio.WouldBlock:
-            return await self._park_until(self.recv_nowait, self._pipeset.recv_lot)
-        await cancel_shielded_checkpoint()
-        return data
+        return await self._blocking(self.recv_nowait, self._pipeset.recv_lot)
 
     async def recv_string(self, encoding: str = "utf-8") -> str:
         """Receive a single-frame message and decode it. A checkpoint, as :meth:`recv`."""
@@ -377,18 +360,23 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         """``async for message in sock`` yields whole messages (a checkpoint each)."""
         return await self.recv_multipart()
 
-    async def _park_until(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
-        """The waiting half of the blocking recipe: park, then try again.
+    async def _blocking(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
+        """The blocking recipe (DESIGN 3.2), after ``checkpoint_if_cancelled()``.
 
-        The first attempt already failed with ``trio.WouldBlock``; parking
-        is cancellable and changes nothing.
+        Try the synchronous step; on success take a cancel-shielded
+        checkpoint, else park (cancellable, changing nothing) and try again.
         """
-        while True:
-            await lot.park()
-            try:
-                return attempt()
-            except trio.WouldBlock:
-                pass
+        try:
+            result = attempt()
+        except trio.WouldBlock:
+            while True:
+                await lot.park()
+                try:
+                    return attempt()
+                except trio.WouldBlock:
+                    pass
+        await cancel_shielded_checkpoint()
+        return result
 
     # --- subscriptions -----------------------------------------------------
 
