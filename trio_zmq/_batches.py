@@ -8,11 +8,11 @@ one can move, so a cancelled call has moved nothing.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 import trio
-from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from ._frames import Frame, as_message
 from ._patterns import Pattern
@@ -36,7 +36,7 @@ class SocketBatches:
     def _check_can_recv(self) -> None:
         raise NotImplementedError  # Socket's
 
-    async def _blocking(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
+    async def _blocking(self, attempt: Callable[[], T], park: Callable[[], Awaitable[None]]) -> T:
         raise NotImplementedError  # Socket's
 
     def send_many_nowait(self, messages: Iterable[Iterable[Frame]]) -> int:
@@ -65,7 +65,7 @@ class SocketBatches:
         if not batch:
             await cancel_shielded_checkpoint()
             return 0
-        return await self._blocking(lambda: self._send_batch(batch), self._pipeset.send_lot)
+        return await self._blocking(lambda: self._send_batch(batch), self._pipeset.send_lot.park)
 
     def _send_batch(self, batch: list[Message]) -> int:
         self._check_can_send()
@@ -129,5 +129,5 @@ class SocketBatches:
         """
         await checkpoint_if_cancelled()
         return await self._blocking(
-            lambda: self.recv_many_nowait(max_messages), self._pipeset.recv_lot
+            lambda: self.recv_many_nowait(max_messages), self._pipeset.wait_for_message
         )

@@ -154,6 +154,22 @@ class PeerConnection:
         self._unfinished: list[Buffer] | None = None
         #: The last read took everything the socket had.
         self._drained = False
+        #: Decoded events not delivered yet (RCVHWM), and whether all are messages.
+        self._backlog: list[_zmtp.Event] = []
+        self._only_messages = False
+        #: The reader waits for the socket to be readable, in ``_reader_scope``,
+        #: which ``lend`` cancels to end that wait (trio lets one task wait per fd).
+        self._waiting = False
+        self._reader_scope: trio.CancelScope | None = None
+        #: Take a scheduler pass before waiting for the socket (see ``_read_chunk``).
+        self._settle = False
+        #: The socket is lent to a receiver; the reader waits in ``_lent_lot``.
+        self._lent = False
+        self._lent_lot = trio.lowlevel.ParkingLot()
+        #: The borrower met the end of the stream (EOFError) or an error.
+        self._borrowed_end: BaseException | None = None
+        #: The borrower's wait, cancelled when the connection ends.
+        self.borrow_scope: trio.CancelScope | None = None
 
     def __repr__(self) -> str:
         return f"<PeerConnection {self.endpoint}>"
@@ -177,6 +193,8 @@ class PeerConnection:
                         nursery.start_soon(self._heartbeat_loop, pipe)
                         await self._guard(self._read_loop, pipe, events)
         finally:
+            if self.borrow_scope is not None:
+                self.borrow_scope.cancel()
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(self.stream)
             self.host._peer_ended(self, self.outcome)
@@ -237,30 +255,62 @@ class PeerConnection:
 
     async def _read_loop(self, pipe: Pipe, backlog: list[_zmtp.Event]) -> None:
         """Read, decode and deliver until the peer closes; ``backlog`` came with READY."""
-        conn = self.conn
+        self._backlog = backlog
+        if self._socket is not None:
+            pipe.lender = self
+        try:
+            while True:
+                # One cancel scope for as long as the reader is not lent from
+                # its wait for the socket (see lend): not one per wait.
+                self._reader_scope = scope = trio.CancelScope()
+                with scope:
+                    await self._read_events(pipe)
+                    return
+        finally:
+            self._reader_scope = None
+            if pipe.lender is self:
+                pipe.lender = None
+
+    async def _read_events(self, pipe: Pipe) -> None:
         receive_some = self._read_chunk if self._socket is not None else self.stream.receive_some
-        receive_data = conn.receive_data
-        only_messages = False
         while True:
-            if backlog:
+            if self._backlog:
                 # Deliver no more than RCVHWM allows (as libzmq stops decoding
                 # at a full pipe); the rest waits here, and so does the reader.
                 room = pipe.inbound_room()
                 if room == 0:
                     await pipe.wait_inbound_room()
                     continue
-                backlog = self._deliver(pipe, backlog, only_messages, room)
+                self._backlog = self._deliver(pipe, self._backlog, self._only_messages, room)
+                self._settle = True
                 continue
-            data = await receive_some(conn.read_size_hint)
+            if self._lent:
+                await self._lent_lot.park()
+                self._settle = True
+                continue
+            if self._borrowed_end is not None:
+                end, self._borrowed_end = self._borrowed_end, None
+                if type(end) is EOFError:
+                    return  # the borrower read the end of the stream
+                raise end
+            data = await receive_some(self.conn.read_size_hint)
+            if data is None:
+                continue  # lent while waiting (see lend)
             if not data:
                 return
-            backlog = receive_data(data)
-            only_messages = conn.only_messages
-            self._heartbeat.received(None if only_messages else backlog)
-            if conn.has_data_to_send():
-                pipe.wake_writer()
+            self._decode(data)
 
-    async def _read_chunk(self, size: int) -> bytes:
+    def _decode(self, data: bytes | bytearray) -> None:
+        """Decode a chunk into the backlog; wake the writer if replies are due."""
+        conn = self.conn
+        self._backlog = conn.receive_data(data)
+        self._only_messages = only_messages = conn.only_messages
+        self._heartbeat.received(None if only_messages else self._backlog)
+        if conn.has_data_to_send():
+            assert self.pipe is not None
+            self.pipe.wake_writer()
+
+    async def _read_chunk(self, size: int) -> bytes | None:
         """Up to ``size`` bytes from the socket, b"" at the end. A checkpoint.
 
         Reads the file descriptor directly: when the last read drained the
@@ -268,22 +318,95 @@ class PeerConnection:
         would fail, and a read that succeeds costs no extra scheduler pass
         (``trio.SocketStream.receive_some`` pays both: a speculative ``recv``
         and a checkpoint after it). With a request/reply peer that is one
-        system call and one pass less per message.
+        system call and one pass less per message. Returns None, having read
+        nothing, if the socket was lent to a receiver meanwhile.
         """
         assert self._socket is not None
         fd = self._socket.fileno()
-        if self._drained:
-            await trio.lowlevel.wait_readable(fd)
-        else:
-            await trio.lowlevel.checkpoint()
         while True:
+            if self._drained:
+                if self._settle:
+                    # We just woke a receiver (or took the socket back from
+                    # one): let it come back and borrow the socket before
+                    # we wait on it ourselves (see lend).
+                    self._settle = False
+                    await trio.lowlevel.checkpoint()
+                    if self._lent:
+                        return None
+                self._waiting = True
+                try:
+                    await trio.lowlevel.wait_readable(fd)
+                finally:
+                    self._waiting = False
+            else:
+                await trio.lowlevel.checkpoint()
+            if self._lent:
+                return None
             try:
                 data = os.read(fd, size)
             except BlockingIOError:
-                await trio.lowlevel.wait_readable(fd)
+                self._drained = True
                 continue
             self._drained = len(data) < size
             return data
+
+    # --- lending the socket to a receiver ------------------------------------
+
+    def lend(self) -> int | None:
+        """Let a task in ``recv`` read the socket itself; return its fd (else None).
+
+        The latency path for replies: a receiver waiting on an empty pipe
+        would otherwise be woken by the reader one scheduler pass after the
+        reader itself woke. While lent, the reader waits (its own wait for
+        the socket is cancelled, as trio lets one task wait per fd); the
+        borrower waits for readability, calls ``read_lent`` and ``give_back``.
+        Refused while the reader has undelivered messages or the connection
+        is ending.
+        """
+        if (
+            self._lent
+            or self._backlog
+            or self._borrowed_end is not None
+            or self._scope.cancel_called
+            or self._socket is None
+        ):
+            return None
+        self._lent = True
+        if self._waiting and self._reader_scope is not None:
+            self._waiting = False
+            self._reader_scope.cancel()  # ends the wait now, so the fd is free
+        return self._socket.fileno()
+
+    def read_lent(self) -> None:
+        """Read what the lent socket has and deliver it as the reader would (sync).
+
+        The end of the stream and errors are left for the reader to act on
+        once the socket is given back.
+        """
+        pipe = self.pipe
+        assert self._lent and self._socket is not None and pipe is not None
+        size = self.conn.read_size_hint
+        try:
+            data = os.read(self._socket.fileno(), size)
+            if not data:
+                self._borrowed_end = EOFError()
+                return
+            self._drained = len(data) < size
+            self._decode(data)
+        except BlockingIOError:
+            self._drained = True
+            return
+        except (OSError, _zmtp.ProtocolError) as exc:
+            self._borrowed_end = exc
+            return
+        room = pipe.inbound_room()
+        if room != 0:
+            self._backlog = self._deliver(pipe, self._backlog, self._only_messages, room)
+
+    def give_back(self) -> None:
+        """The borrower is done: the reader takes the socket back."""
+        self._lent = False
+        self._lent_lot.unpark_all()
 
     def _deliver(
         self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool, room: int | None

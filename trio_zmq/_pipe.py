@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from trio import CancelScope
 from trio.lowlevel import ParkingLot
 
 from ._strategies import Message
@@ -54,6 +55,22 @@ class PipeOwner(Protocol):
         """A failed write lost ``count`` messages with its connection."""
 
 
+class Lender(Protocol):
+    """A connection that can lend its socket to a receiver (``_peer.PeerConnection``)."""
+
+    #: The borrower's wait; the connection cancels it when it ends.
+    borrow_scope: CancelScope | None
+
+    def lend(self) -> int | None:
+        """Lend the socket: return its fd, or None if the reader cannot lend it now."""
+
+    def read_lent(self) -> None:
+        """Read what the socket has and deliver it, as the reader would."""
+
+    def give_back(self) -> None:
+        """The borrower is done."""
+
+
 class Pipe:
     """Two bounded message queues between a socket and one peer."""
 
@@ -71,6 +88,7 @@ class Pipe:
         "direct_armed",
         "dropped",
         "endpoint",
+        "lender",
         "rcvhwm",
         "sndhwm",
     )
@@ -99,6 +117,8 @@ class Pipe:
         #: A direct write is allowed: re-armed when the writer goes idle after
         #: writing and when a message comes from the peer, cleared by one.
         self.direct_armed = True
+        #: The connection's reader, while it can lend its socket to a receiver.
+        self.lender: Lender | None = None
 
     def __repr__(self) -> str:
         return f"<Pipe {self.endpoint} out={len(self._out)} in={len(self._in)}>"

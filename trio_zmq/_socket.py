@@ -14,11 +14,11 @@ import enum
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar, final
 
 import trio
-from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from . import _zmtp
 from ._batches import SocketBatches
@@ -271,13 +271,13 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         await checkpoint_if_cancelled()
         self._check_can_send()
         msg = as_message(frames)
-        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot)
+        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot.park)
 
     async def send(self, data: Frame) -> None:
         """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
         await checkpoint_if_cancelled()
         msg = [data if type(data) is bytes else as_frame(data)]
-        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot)
+        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot.park)
 
     async def send_string(self, text: str, encoding: str = "utf-8") -> None:
         """Send ``text`` encoded (UTF-8 by default). A checkpoint, as :meth:`send`."""
@@ -334,7 +334,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         A checkpoint. If cancelled, no message was taken (DESIGN 3.3).
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self.recv_multipart_nowait, self._pipeset.recv_lot)
+        return await self._blocking(self.recv_multipart_nowait, self._pipeset.wait_for_message)
 
     async def recv(self) -> bytes:
         """Receive the next message, which must have one frame.
@@ -343,7 +343,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         message raises :class:`MultipartMessageError` without being taken.
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self.recv_nowait, self._pipeset.recv_lot)
+        return await self._blocking(self.recv_nowait, self._pipeset.wait_for_message)
 
     async def recv_string(self, encoding: str = "utf-8") -> str:
         """Receive a single-frame message and decode it. A checkpoint, as :meth:`recv`."""
@@ -360,17 +360,17 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         """``async for message in sock`` yields whole messages (a checkpoint each)."""
         return await self.recv_multipart()
 
-    async def _blocking(self, attempt: Callable[[], T], lot: ParkingLot) -> T:
+    async def _blocking(self, attempt: Callable[[], T], park: Callable[[], Awaitable[None]]) -> T:
         """The blocking recipe (DESIGN 3.2), after ``checkpoint_if_cancelled()``.
 
         Try the synchronous step; on success take a cancel-shielded
-        checkpoint, else park (cancellable, changing nothing) and try again.
+        checkpoint, else ``park`` (cancellable, changing nothing) and try again.
         """
         try:
             result = attempt()
         except trio.WouldBlock:
             while True:
-                await lot.park()
+                await park()
                 try:
                     return attempt()
                 except trio.WouldBlock:
@@ -488,7 +488,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         # As libzmq: stop listening now; the accepted connections linger.
         self._stop_listening()
         self._pipeset.send_lot.unpark_all()
-        self._pipeset.recv_lot.unpark_all()
+        self._pipeset.wake_receivers()
         try:
             linger = self._options.linger
             queued = self._pipeset.queued_outbound()

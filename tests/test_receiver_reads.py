@@ -1,0 +1,283 @@
+"""A receiver reads its peer's socket itself: the latency path for replies.
+
+When ``recv`` finds nothing queued and the socket has a single peer over tcp
+or ipc, the receiving task borrows that connection's socket: it waits for
+it, reads and decodes in its own step, where the connection's reader would
+read and then wake it one scheduler pass later. These tests check that it
+happens, and that everything the reader does is still done: RCVHWM holds,
+the end of the stream, errors and PINGs are acted on, and a second peer, a
+close or a cancellation gets the borrower out, after which the reader reads
+again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+import zmq
+
+import trio_zmq
+from trio_zmq._peer import PeerConnection
+
+from .helpers import LOOPBACK, bind_endpoint, linked, wait_for_peers, wait_until
+from .libzmq_peer import (
+    LibzmqSocket,
+    RawReader,
+    command,
+    greeting,
+    libzmq_socket,
+    message,
+    ready,
+    tcp_address,
+)
+
+
+@pytest.fixture(params=["tcp", "ipc"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """The transports with a socket to lend (inproc has none)."""
+    param: str = request.param
+    return param
+
+
+@pytest.fixture
+def zctx() -> Iterator[zmq.Context[Any]]:
+    ctx: zmq.Context[Any] = zmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+
+
+@pytest.fixture
+def lent_reads(monkeypatch: pytest.MonkeyPatch) -> list[PeerConnection]:
+    """Every read a receiver makes on a borrowed socket, by connection."""
+    reads: list[PeerConnection] = []
+    original = PeerConnection.read_lent
+
+    def counting(self: PeerConnection) -> None:
+        reads.append(self)
+        original(self)
+
+    monkeypatch.setattr(PeerConnection, "read_lent", counting)
+    return reads
+
+
+def borrowing(sock: trio_zmq.Socket) -> bool:
+    """Whether a task in ``sock.recv`` is waiting on a borrowed socket."""
+    return sock._pipeset._borrowed is not None
+
+
+@asynccontextmanager
+async def raw_push(pull: trio_zmq.Socket) -> AsyncIterator[tuple[trio.SocketStream, RawReader]]:
+    """A hand-driven PUSH peer connected to ``pull`` (bound here), past the handshake."""
+    endpoint = await pull.bind(LOOPBACK)
+    stream = await trio.open_tcp_stream(*tcp_address(endpoint))
+    async with stream:
+        await stream.send_all(greeting() + ready(b"PUSH"))
+        reader = RawReader(stream)
+        await reader.read_exactly(64)
+        await reader.read_frame()  # its READY
+        await wait_for_peers(pull, 1)
+        yield stream, reader
+
+
+async def _exchange(req: trio_zmq.Socket, rep: trio_zmq.Socket | LibzmqSocket) -> None:
+    async def serve() -> None:
+        for _ in range(20):
+            await rep.send(await rep.recv())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        for i in range(20):
+            await req.send(b"%d" % i)
+            assert await req.recv() == b"%d" % i
+
+
+async def test_requests_and_replies_are_read_by_the_receiving_task(
+    transport: str, lent_reads: list[PeerConnection]
+) -> None:
+    with trio.fail_after(10):
+        async with linked(trio_zmq.REP, trio_zmq.REQ, transport=transport) as (rep, req):
+            await _exchange(req, rep)
+    # The first exchanges may go through the reader; the steady state does not.
+    assert len([c for c in lent_reads if c.host is req]) >= 15
+    assert len([c for c in lent_reads if c.host is rep]) >= 15
+
+
+async def test_replies_from_libzmq_are_read_by_the_receiving_task(
+    zctx: zmq.Context[Any], transport: str, lent_reads: list[PeerConnection]
+) -> None:
+    with trio.fail_after(10), libzmq_socket(zctx, zmq.REP) as rep:
+        async with trio_zmq.open_socket(trio_zmq.REQ) as req:
+            req.connect(rep.bind(transport))
+            await _exchange(req, rep)
+    assert len(lent_reads) >= 15
+
+
+@pytest.mark.parametrize("binds", ["trio", "libzmq"])
+async def test_a_message_from_a_second_peer_gets_the_borrower_out(
+    zctx: zmq.Context[Any], transport: str, binds: str
+) -> None:
+    with (
+        trio.fail_after(10),
+        libzmq_socket(zctx, zmq.PUSH) as first,
+        libzmq_socket(zctx, zmq.PUSH) as second,
+    ):
+        async with trio_zmq.open_socket(trio_zmq.PULL) as pull, trio.open_nursery() as nursery:
+            if binds == "trio":
+                endpoint = await pull.bind(bind_endpoint(transport))
+                first.connect(endpoint)
+            else:
+                pull.connect(first.bind(transport))
+            await wait_for_peers(pull, 1)
+            received: list[bytes] = []
+
+            async def receive() -> None:
+                received.append(await pull.recv())
+
+            nursery.start_soon(receive)
+            await wait_until(lambda: borrowing(pull))
+            # The first peer stays silent: only the second peer's message can end the wait.
+            if binds == "trio":
+                second.connect(endpoint)
+            else:
+                pull.connect(second.bind(transport))
+            await wait_for_peers(pull, 2)
+            await second.send(b"from the second")
+            await wait_until(lambda: received == [b"from the second"])
+
+
+async def test_a_cancelled_borrower_takes_nothing_and_the_reader_reads_again(
+    zctx: zmq.Context[Any], transport: str
+) -> None:
+    with trio.fail_after(10), libzmq_socket(zctx, zmq.PUSH) as push:
+        async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
+            pull.connect(push.bind(transport))
+            await wait_for_peers(pull, 1)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pull.recv)
+                await wait_until(lambda: borrowing(pull))
+                nursery.cancel_scope.cancel()
+            assert not borrowing(pull)
+            await push.send(b"after")
+            # Nobody is receiving: the connection's reader queues it.
+            await wait_until(lambda: pull.statistics().queued_inbound == 1)
+            assert pull.recv_nowait() == b"after"
+
+
+@pytest.mark.parametrize("how", ["close", "aclose"])
+async def test_closing_the_socket_gets_the_borrower_out(
+    zctx: zmq.Context[Any], transport: str, how: str
+) -> None:
+    with trio.fail_after(10), libzmq_socket(zctx, zmq.PUSH) as push:
+        async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
+            pull.connect(push.bind(transport))
+            await wait_for_peers(pull, 1)
+            async with trio.open_nursery() as nursery:
+
+                async def receive() -> None:
+                    with pytest.raises(trio.ClosedResourceError):
+                        await pull.recv()
+
+                nursery.start_soon(receive)
+                await wait_until(lambda: borrowing(pull))
+                if how == "close":
+                    pull.close()
+                else:
+                    await pull.aclose()
+
+
+async def test_a_peer_that_closes_while_a_receiver_borrows_is_dropped_and_replaced() -> None:
+    with trio.fail_after(10):
+        async with trio_zmq.open_socket(trio_zmq.PULL) as pull, trio.open_nursery() as nursery:
+            received: list[bytes] = []
+
+            async def receive() -> None:
+                received.append(await pull.recv())
+
+            async with raw_push(pull) as (stream, _):
+                nursery.start_soon(receive)
+                await wait_until(lambda: borrowing(pull))
+            # The borrower read the end of the stream; the reader ends the connection.
+            await wait_until(lambda: pull.statistics().disconnections == 1)
+            assert pull.statistics().peers == 0
+            async with raw_push(pull) as (stream, _):
+                await stream.send_all(message(b"from the next peer"))
+                await wait_until(lambda: received == [b"from the next peer"])
+
+
+async def test_a_protocol_error_read_by_a_borrower_drops_the_peer() -> None:
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL, maxmsgsize=50) as pull,
+            raw_push(pull) as (stream, reader),
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(pull.recv)
+            await wait_until(lambda: borrowing(pull))
+            await stream.send_all(message(b"x" * 51))  # over maxmsgsize
+            assert await reader.read_until_closed() == b""
+            await wait_until(lambda: pull.statistics().protocol_errors == 1)
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_ping_read_by_a_borrower_is_answered() -> None:
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL) as pull,
+            raw_push(pull) as (stream, reader),
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(pull.recv)
+            await wait_until(lambda: borrowing(pull))
+            # PING with a TTL of 0 and a context; PONG echoes the context.
+            await stream.send_all(command(b"PING", b"\x00\x00ctx"))
+            assert await reader.read_frame() == command(b"PONG", b"ctx")
+            assert borrowing(pull)  # a command is no message: still waiting
+            await stream.send_all(message(b"then a message"))
+            await wait_until(lambda: not borrowing(pull))
+            assert pull.statistics().messages_received == 1
+
+
+async def test_a_borrower_delivers_no_more_than_rcvhwm_from_one_read() -> None:
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL, rcvhwm=5) as pull,
+            raw_push(pull) as (stream, _),
+        ):
+            received: list[bytes] = []
+
+            async def receive_first() -> None:
+                received.append(await pull.recv())
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receive_first)
+                await wait_until(lambda: borrowing(pull))
+                # 50 messages in one write: most likely one read for the borrower.
+                await stream.send_all(b"".join(message(b"%d" % i) for i in range(50)))
+            # The borrower took the first; the rest waits for room.
+            assert pull.statistics().queued_inbound <= 5
+            while len(received) < 50:
+                assert pull.statistics().queued_inbound <= 5
+                received.append(await pull.recv())
+            assert received == [b"%d" % i for i in range(50)]
+
+
+async def test_two_receivers_one_borrowing_both_get_a_message(transport: str) -> None:
+    with trio.fail_after(10):
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH, transport=transport) as (pull, push):
+            await wait_for_peers(push, 1)
+            received: list[bytes] = []
+
+            async def receive() -> None:
+                received.append(await pull.recv())
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receive)
+                nursery.start_soon(receive)
+                await wait_until(lambda: borrowing(pull) and len(pull._pipeset.recv_lot) == 1)
+                await push.send(b"one")
+                await push.send(b"two")
+            assert sorted(received) == [b"one", b"two"]
