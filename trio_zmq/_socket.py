@@ -277,7 +277,14 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
         await checkpoint_if_cancelled()
         msg = [data if type(data) is bytes else as_frame(data)]
-        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot.park)
+        # The blocking recipe with its first attempt inlined: on the
+        # per-message path that saves a coroutine and a closure per call.
+        try:
+            self._send_checked(msg)
+        except trio.WouldBlock:
+            await self._retry(lambda: self._send_checked(msg), self._pipeset.send_lot.park)
+            return
+        await cancel_shielded_checkpoint()
 
     async def send_string(self, text: str, encoding: str = "utf-8") -> None:
         """Send ``text`` encoded (UTF-8 by default). A checkpoint, as :meth:`send`."""
@@ -343,7 +350,12 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         message raises :class:`MultipartMessageError` without being taken.
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self.recv_nowait, self._pipeset.wait_for_message)
+        try:
+            frame = self.recv_nowait()  # first attempt inlined, as in send
+        except trio.WouldBlock:
+            return await self._retry(self.recv_nowait, self._pipeset.wait_for_message)
+        await cancel_shielded_checkpoint()
+        return frame
 
     async def recv_string(self, encoding: str = "utf-8") -> str:
         """Receive a single-frame message and decode it. A checkpoint, as :meth:`recv`."""
@@ -369,14 +381,23 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         try:
             result = attempt()
         except trio.WouldBlock:
-            while True:
-                await park()
-                try:
-                    return attempt()
-                except trio.WouldBlock:
-                    pass
+            return await self._retry(attempt, park)
         await cancel_shielded_checkpoint()
         return result
+
+    @staticmethod
+    async def _retry(attempt: Callable[[], T], park: Callable[[], Awaitable[None]]) -> T:
+        """The blocking recipe after a first attempt would have blocked.
+
+        Park (cancellable, changing nothing), try again, until an attempt
+        succeeds; no further checkpoint then, as the task has already blocked.
+        """
+        while True:
+            await park()
+            try:
+                return attempt()
+            except trio.WouldBlock:
+                pass
 
     # --- subscriptions -----------------------------------------------------
 

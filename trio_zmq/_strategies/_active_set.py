@@ -15,25 +15,26 @@ from ._types import P
 
 
 class ActiveSet(Generic[P]):
-    __slots__ = ("_index", "_pipes", "active", "current")
+    __slots__ = ("_index", "active", "current", "pipes")
 
     def __init__(self) -> None:
-        self._pipes: list[P] = []
+        #: Every pipe: the active ones first. Read-only outside this class.
+        self.pipes: list[P] = []
         self._index: dict[P, int] = {}
         self.active = 0
         self.current = 0
 
     def __len__(self) -> int:
-        return len(self._pipes)
+        return len(self.pipes)
 
     def __contains__(self, pipe: object) -> bool:
         return pipe in self._index
 
     def __iter__(self) -> Iterator[P]:
-        return iter(list(self._pipes))
+        return iter(list(self.pipes))
 
     def pipe_at(self, i: int) -> P:
-        return self._pipes[i]
+        return self.pipes[i]
 
     def is_active(self, pipe: P) -> bool:
         i = self._index.get(pipe)
@@ -41,7 +42,7 @@ class ActiveSet(Generic[P]):
 
     def _swap(self, i: int, j: int) -> None:
         if i != j:
-            pipes = self._pipes
+            pipes = self.pipes
             pipes[i], pipes[j] = pipes[j], pipes[i]
             self._index[pipes[i]] = i
             self._index[pipes[j]] = j
@@ -49,8 +50,8 @@ class ActiveSet(Generic[P]):
     def attach(self, pipe: P, *, active: bool = True) -> None:
         if pipe in self._index:
             return
-        self._index[pipe] = len(self._pipes)
-        self._pipes.append(pipe)
+        self._index[pipe] = len(self.pipes)
+        self.pipes.append(pipe)
         if active:
             self.activate(pipe)
 
@@ -74,8 +75,8 @@ class ActiveSet(Generic[P]):
         if i < self.active:
             self.deactivate_at(i)
             i = self._index[pipe]
-        self._swap(i, len(self._pipes) - 1)
-        self._pipes.pop()
+        self._swap(i, len(self.pipes) - 1)
+        self.pipes.pop()
         del self._index[pipe]
 
     def advance(self) -> None:

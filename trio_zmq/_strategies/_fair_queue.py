@@ -48,13 +48,15 @@ class FairQueue(Generic[P]):
     def recv_single(self) -> tuple[P, Message] | None:
         """The next message, taken only if it has one frame (check ``len``), in one walk."""
         s = self._set
+        pipes = s.pipes  # pipe_at() and advance() inlined: this is the per-message path
         while s.active:
-            pipe = s.pipe_at(s.current)
+            pipe = pipes[s.current]
             msg = pipe.peek()
             if msg is not None:
                 if len(msg) == 1:
                     pipe.read()
-                    s.advance()
+                    if s.active:
+                        s.current = (s.current + 1) % s.active
                 return pipe, msg
             s.deactivate_at(s.current)
         return None

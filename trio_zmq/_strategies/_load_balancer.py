@@ -46,8 +46,14 @@ class LoadBalancer(Generic[P]):
 
     def send(self, msg: Message) -> P | None:
         """Queue ``msg`` on the next pipe with room; None if there is none."""
-        pipe = self.select()
-        if pipe is not None:
-            pipe.write(msg)
-            self._set.advance()
-        return pipe
+        s = self._set
+        pipes = s.pipes  # select() and advance() inlined: this is the per-message path
+        while s.active:
+            pipe = pipes[s.current]
+            if pipe.can_write():
+                pipe.write(msg)
+                if s.active:
+                    s.current = (s.current + 1) % s.active
+                return pipe
+            s.deactivate_at(s.current)
+        return None
