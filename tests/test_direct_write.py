@@ -8,6 +8,7 @@ finished by the writer; later messages queue and are batched as before.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -61,6 +62,46 @@ async def test_a_stream_of_messages_is_still_batched_by_the_writer(
                 assert await pull.recv() == b"%d" % i
             # One message at most went out directly; the rest in a few big writes.
             assert 0 < len(writer_calls) < 200
+
+
+class StepCounter(trio.abc.Instrument):
+    """Counts the scheduler steps of each task, by task name."""
+
+    def __init__(self) -> None:
+        self.steps: Counter[str] = Counter()
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps[task.name] += 1
+
+
+async def test_a_streaming_writer_sleeps_while_the_batch_gathers() -> None:
+    """While a sender streams, the writer takes a step per batch, not per message.
+
+    It wakes when 256 messages are queued (or the pipe is full, or the
+    program goes idle), instead of looking at the queue on every scheduler
+    pass.
+    """
+    count = 3000
+    with trio.fail_after(20):
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
+            await wait_for_peers(push, 1)
+            counter = StepCounter()
+            received: list[bytes] = []
+
+            async def receive() -> None:
+                received.extend([await pull.recv() for _ in range(count)])
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receive)
+                trio.lowlevel.add_instrument(counter)
+                try:
+                    for i in range(count):
+                        await push.send(b"%d" % i)
+                finally:
+                    trio.lowlevel.remove_instrument(counter)
+            assert received == [b"%d" % i for i in range(count)]
+    writer_steps = sum(n for name, n in counter.steps.items() if name.startswith("trio_zmq writer"))
+    assert 0 < writer_steps < count // 10
 
 
 async def test_a_large_message_the_kernel_takes_in_part_is_finished_by_the_writer() -> None:

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 import trio
+import trio.testing
 
 from . import _zmtp
 from ._heartbeat import Heartbeat
@@ -36,6 +37,11 @@ T = TypeVar("T")
 
 #: Most buffers handed to one sendmsg call (Linux's IOV_MAX is 1024).
 IOV_MAX = 512
+
+#: A streaming batch is written once this many messages are queued ...
+GATHER_MESSAGES = 256
+#: ... or after this long, if the program never goes idle (see ``_gather``).
+GATHER_TIMEOUT = 0.01
 
 #: How long we try to send our READY to a peer we are rejecting.
 FLUSH_ON_ERROR_TIMEOUT = 1.0
@@ -189,7 +195,12 @@ class PeerConnection:
                     self.pipe = pipe
                     self._heartbeat.received(events)  # a PING may have come with READY
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._guard, self._write_loop, pipe)
+                        nursery.start_soon(
+                            self._guard,
+                            self._write_loop,
+                            pipe,
+                            name=f"trio_zmq writer {self.endpoint}",
+                        )
                         nursery.start_soon(self._heartbeat_loop, pipe)
                         await self._guard(self._read_loop, pipe, events)
         finally:
@@ -467,7 +478,7 @@ class PeerConnection:
                 last_batch = 0
                 continue
             if last_batch > 1:
-                await self._coalesce(pipe)
+                await self._gather(pipe)
             batch = pipe.take_outbound()
             written = False
             try:
@@ -525,21 +536,31 @@ class PeerConnection:
         await send_buffers(self.stream, self._socket, buffers)
 
     @staticmethod
-    async def _coalesce(pipe: Pipe, max_passes: int = 2) -> None:
-        """Streaming: give producers a scheduler pass or two to add to the batch.
+    async def _gather(pipe: Pipe) -> None:
+        """Streaming: let the next batch grow before writing it. A checkpoint.
 
-        Only used when the previous batch held several messages, so a lone
-        request or reply is written at once.
+        Only after a batch of several messages, so a lone request or reply
+        is written at once. The writer sleeps, taking no scheduler pass of
+        its own, until whichever comes first: ``GATHER_MESSAGES`` queued (or
+        the pipe full, so a blocked sender is never kept waiting), every
+        task of the program blocked (nobody is going to add to the batch:
+        trio's idle detection, ``wait_all_tasks_blocked``), or
+        ``GATHER_TIMEOUT`` (a program that never goes idle).
         """
-        queued = pipe.queued_outbound
-        idle = 0
-        while idle < max_passes and pipe.can_write():
+        queued = pipe.untaken_outbound
+        target = GATHER_MESSAGES
+        if pipe.sndhwm:
+            target = min(target, pipe.sndhwm - pipe.queued_outbound + queued)
+        if queued >= target or not pipe.can_write():
             await trio.lowlevel.checkpoint()
-            if pipe.queued_outbound == queued:
-                idle += 1
-            else:
-                queued = pipe.queued_outbound
-                idle = 0
+            return
+        pipe.gather_at = target
+        pipe.gather = scope = trio.move_on_after(GATHER_TIMEOUT)
+        try:
+            with scope:
+                await trio.testing.wait_all_tasks_blocked()
+        finally:
+            pipe.gather = None
 
     # --- failure handling --------------------------------------------------
 

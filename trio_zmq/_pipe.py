@@ -88,6 +88,8 @@ class Pipe:
         "direct_armed",
         "dropped",
         "endpoint",
+        "gather",
+        "gather_at",
         "lender",
         "rcvhwm",
         "sndhwm",
@@ -119,6 +121,10 @@ class Pipe:
         self.direct_armed = True
         #: The connection's reader, while it can lend its socket to a receiver.
         self.lender: Lender | None = None
+        #: The writer's wait while a streaming batch gathers (see
+        #: ``PeerConnection._gather``), cancelled once ``gather_at`` are queued.
+        self.gather: CancelScope | None = None
+        self.gather_at = 0
 
     def __repr__(self) -> str:
         return f"<Pipe {self.endpoint} out={len(self._out)} in={len(self._in)}>"
@@ -143,9 +149,18 @@ class Pipe:
             self.direct_armed = False
             if direct(msg):
                 return  # written, or handed to the writer as in flight
-        self._out.append(msg)
+        out = self._out
+        out.append(msg)
         if self._writer_lot:
             self._writer_lot.unpark_all()
+        elif self.gather is not None and len(out) >= self.gather_at:
+            self.end_gather()
+
+    def end_gather(self) -> None:
+        """The batch being gathered is big enough (or must go now): wake the writer."""
+        if self.gather is not None:
+            self.gather.cancel()
+            self.gather = None
 
     def start_direct(self) -> None:
         """A direct write could not finish: the writer finishes it (one message in flight)."""
@@ -196,6 +211,7 @@ class Pipe:
             self._in.clear()
         self._writer_lot.unpark_all()
         self._reader_lot.unpark_all()
+        self.end_gather()
         return dropped
 
     def discard_inbound(self) -> int:
@@ -263,11 +279,17 @@ class Pipe:
         """Wake the writer (it has commands to send, e.g. a PONG)."""
         if self._writer_lot:
             self._writer_lot.unpark_all()
+        self.end_gather()
 
     @property
     def has_outbound(self) -> bool:
         """Whether messages wait for the writer to take them."""
         return bool(self._out)
+
+    @property
+    def untaken_outbound(self) -> int:
+        """How many messages wait for the writer to take them."""
+        return len(self._out)
 
     def write_done(self, count: int, *, lost: bool = False) -> None:
         """The writer has written ``count`` messages, or ``lost`` them with its connection."""
