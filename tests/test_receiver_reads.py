@@ -70,16 +70,18 @@ def borrowing(sock: trio_zmq.Socket) -> bool:
 
 
 @asynccontextmanager
-async def raw_push(pull: trio_zmq.Socket) -> AsyncIterator[tuple[trio.SocketStream, RawReader]]:
-    """A hand-driven PUSH peer connected to ``pull`` (bound here), past the handshake."""
-    endpoint = await pull.bind(LOOPBACK)
+async def raw_peer(
+    sock: trio_zmq.Socket, peer_type: bytes = b"PUSH"
+) -> AsyncIterator[tuple[trio.SocketStream, RawReader]]:
+    """A hand-driven peer connected to ``sock`` (bound here), past the handshake."""
+    endpoint = await sock.bind(LOOPBACK)
     stream = await trio.open_tcp_stream(*tcp_address(endpoint))
     async with stream:
-        await stream.send_all(greeting() + ready(b"PUSH"))
+        await stream.send_all(greeting() + ready(peer_type))
         reader = RawReader(stream)
         await reader.read_exactly(64)
         await reader.read_frame()  # its READY
-        await wait_for_peers(pull, 1)
+        await wait_for_peers(sock, 1)
         yield stream, reader
 
 
@@ -197,13 +199,13 @@ async def test_a_peer_that_closes_while_a_receiver_borrows_is_dropped_and_replac
             async def receive() -> None:
                 received.append(await pull.recv())
 
-            async with raw_push(pull) as (stream, _):
+            async with raw_peer(pull) as (stream, _):
                 nursery.start_soon(receive)
                 await wait_until(lambda: borrowing(pull))
             # The borrower read the end of the stream; the reader ends the connection.
             await wait_until(lambda: pull.statistics().disconnections == 1)
             assert pull.statistics().peers == 0
-            async with raw_push(pull) as (stream, _):
+            async with raw_peer(pull) as (stream, _):
                 await stream.send_all(message(b"from the next peer"))
                 await wait_until(lambda: received == [b"from the next peer"])
 
@@ -212,7 +214,7 @@ async def test_a_protocol_error_read_by_a_borrower_drops_the_peer() -> None:
     with trio.fail_after(10):
         async with (
             trio_zmq.open_socket(trio_zmq.PULL, maxmsgsize=50) as pull,
-            raw_push(pull) as (stream, reader),
+            raw_peer(pull) as (stream, reader),
             trio.open_nursery() as nursery,
         ):
             nursery.start_soon(pull.recv)
@@ -227,7 +229,7 @@ async def test_a_ping_read_by_a_borrower_is_answered() -> None:
     with trio.fail_after(10):
         async with (
             trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            raw_push(pull) as (stream, reader),
+            raw_peer(pull) as (stream, reader),
             trio.open_nursery() as nursery,
         ):
             nursery.start_soon(pull.recv)
@@ -245,7 +247,7 @@ async def test_a_borrower_delivers_no_more_than_rcvhwm_from_one_read() -> None:
     with trio.fail_after(10):
         async with (
             trio_zmq.open_socket(trio_zmq.PULL, rcvhwm=5) as pull,
-            raw_push(pull) as (stream, _),
+            raw_peer(pull) as (stream, _),
         ):
             received: list[bytes] = []
 
@@ -281,3 +283,52 @@ async def test_two_receivers_one_borrowing_both_get_a_message(transport: str) ->
                 await push.send(b"one")
                 await push.send(b"two")
             assert sorted(received) == [b"one", b"two"]
+
+
+async def _req_waiting_for_a_reply(
+    req: trio_zmq.Socket, reader: RawReader, nursery: trio.Nursery, replies: list[bytes]
+) -> None:
+    await req.send(b"hello")
+    assert await reader.read_frame() == b"\x01\x00"  # the empty delimiter, MORE
+    assert await reader.read_frame() == b"\x00\x05hello"
+
+    async def receive() -> None:
+        replies.append(await req.recv())
+
+    nursery.start_soon(receive)
+    await wait_until(lambda: borrowing(req))
+
+
+async def test_a_malformed_reply_read_by_a_borrower_drops_the_peer() -> None:
+    """A reply without its envelope breaks REQ's rules: the peer goes, recv goes on waiting.
+
+    (Found by review: the error escaped into ``recv``.)
+    """
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.REQ) as req,
+            raw_peer(req, b"REP") as (stream, reader),
+            trio.open_nursery() as nursery,
+        ):
+            replies: list[bytes] = []
+            await _req_waiting_for_a_reply(req, reader, nursery, replies)
+            await stream.send_all(message(b"no delimiter"))
+            await wait_until(lambda: req.statistics().protocol_errors == 1)
+            assert replies == []
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_good_reply_before_a_malformed_one_is_received_once() -> None:
+    """Both in one read: the good one is delivered (once), then the peer is dropped."""
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.REQ) as req,
+            raw_peer(req, b"REP") as (stream, reader),
+            trio.open_nursery() as nursery,
+        ):
+            replies: list[bytes] = []
+            await _req_waiting_for_a_reply(req, reader, nursery, replies)
+            await stream.send_all(message(b"", b"good") + message(b"bad"))
+            await wait_until(lambda: req.statistics().protocol_errors == 1)
+            assert replies == [b"good"]
+            assert req.statistics().queued_inbound == 0  # not delivered a second time

@@ -412,7 +412,12 @@ class PeerConnection:
             return
         room = pipe.inbound_room()
         if room != 0:
-            self._backlog = self._deliver(pipe, self._backlog, self._only_messages, room)
+            try:
+                self._backlog = self._deliver(pipe, self._backlog, self._only_messages, room)
+            except _zmtp.ProtocolError as exc:  # e.g. a REQ reply with no envelope
+                # What came before it was delivered; nothing after it counts.
+                self._backlog = []
+                self._borrowed_end = exc
 
     def give_back(self) -> None:
         """The borrower is done: the reader takes the socket back."""

@@ -116,8 +116,8 @@ class PipeSet:
             with scope:
                 await trio.lowlevel.wait_readable(fd)
                 lender.read_lent()
-        except trio.ClosedResourceError:
-            pass  # the connection ended and closed the socket
+        except (trio.ClosedResourceError, OSError):
+            pass  # the connection ended and closed the socket: its reader acts on it
         finally:
             self._borrowed = self._borrow_scope = lender.borrow_scope = None
             lender.give_back()
