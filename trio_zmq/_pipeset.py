@@ -102,7 +102,7 @@ class PipeSet:
         if len(self.pipes) == 1 and self._borrowed is None:
             for pipe in self.pipes:
                 lender = pipe.lender
-                if lender is not None and not pipe.dead:
+                if lender is not None and pipe.attached and not pipe.dead:
                     fd = lender.lend()
                     if fd is not None:
                         await self._borrow(pipe, lender, fd)
