@@ -42,6 +42,8 @@ class FairQueue(Generic[P]):
             msg = pipe.peek()
             if msg is not None:
                 return pipe, msg
+            if s.active == 1:
+                return None  # see recv_single
             s.deactivate_at(s.current)
         return None
 
@@ -58,6 +60,11 @@ class FairQueue(Generic[P]):
                     if s.active:
                         s.current = (s.current + 1) % s.active
                 return pipe, msg
+            if s.active == 1:
+                # The only active pipe stays active: there is nothing to skip
+                # past, and with one peer (the common case) deactivating it
+                # now and activating it at its next message is pure overhead.
+                return None
             s.deactivate_at(s.current)
         return None
 
@@ -70,5 +77,7 @@ class FairQueue(Generic[P]):
             if msg is not None:
                 s.advance()
                 return pipe, msg
+            if s.active == 1:
+                return None  # see recv_single
             s.deactivate_at(s.current)
         return None
