@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from trio_zmq import _cli
+from trio_zmq._cli import find_benchmarks
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -80,3 +85,27 @@ def test_benchmark_suite_only_and_unknown_row() -> None:
     bad = _run("benchmarks", "--only", "nonsense", timeout=60)
     assert bad.returncode != 0
     assert "unknown row" in bad.stderr
+
+
+def test_trio_zmq_bench_runs_the_suite_of_the_checkout() -> None:
+    result = _run("trio_zmq", "bench", "--smoke", "--only", "latency", timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert "2. REQ/REP round trip" in result.stdout
+    assert "1. PUSH -> PULL throughput" not in result.stdout  # --only reached the suite
+
+
+def test_the_suite_is_found_in_the_first_directory_that_has_it(tmp_path: Path) -> None:
+    empty, checkout = tmp_path / "empty", tmp_path / "checkout"
+    (checkout / "benchmarks").mkdir(parents=True)
+    empty.mkdir()
+    assert find_benchmarks([empty]) is None
+    (checkout / "benchmarks" / "__main__.py").write_text("")
+    assert find_benchmarks([empty, checkout]) == checkout
+
+
+def test_bench_without_a_checkout_says_where_the_suite_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(_cli, "find_benchmarks", lambda candidates: None)
+    assert _cli.main(["bench", "--quick"]) == 2
+    assert "source checkout" in capsys.readouterr().err

@@ -1,16 +1,21 @@
-"""The ``trio-zmq`` command line: ``trio-zmq demo`` (also ``python -m trio_zmq demo``).
+"""The ``trio-zmq`` command line (also ``python -m trio_zmq``).
 
-The demo runs real sockets over loopback tcp in one process and shows
-messages flowing through every pattern built so far, with a short report.
+``trio-zmq demo`` runs real sockets over loopback tcp in one process and
+shows messages flowing through every pattern built so far, with a short
+report. ``trio-zmq bench`` runs the benchmark suite of a source checkout
+(``benchmarks/``, next to pyzmq) with the arguments given.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import trio
 
@@ -248,6 +253,38 @@ async def run_demo(messages: int) -> None:
     )
 
 
+def find_benchmarks(candidates: Iterable[Path]) -> Path | None:
+    """The first of ``candidates`` that holds the benchmark suite (``benchmarks/``)."""
+    for root in candidates:
+        if (root / "benchmarks" / "__main__.py").is_file():
+            return root
+    return None
+
+
+def run_bench(args: Sequence[str]) -> int:
+    """Run ``python -m benchmarks ARGS`` in the source checkout; return its exit status.
+
+    The suite is not part of the installed package: it is looked for in the
+    current directory, then next to the ``trio_zmq`` package (an editable
+    install).
+    """
+    package_parent = Path(trio_zmq.__file__).resolve().parent.parent
+    root = find_benchmarks([Path.cwd(), package_parent])
+    if root is None:
+        print(
+            "trio-zmq bench: the benchmark suite (benchmarks/) comes with the source "
+            "checkout, not the installed package; run this from the checkout, with pyzmq "
+            "installed (pip install pyzmq)",
+            file=sys.stderr,
+        )
+        return 2
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.call([sys.executable, "-m", "benchmarks", *args], cwd=root, env=env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``trio-zmq`` and ``python -m trio_zmq``."""
     parser = argparse.ArgumentParser(prog="trio-zmq", description=__doc__)
@@ -255,9 +292,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="show messages flowing through every pattern")
     demo.add_argument("--messages", type=int, default=1000, help="tasks in the pipeline")
+    commands.add_parser(
+        "bench",
+        help="run the benchmark suite against pyzmq (source checkout); "
+        "arguments go to python -m benchmarks (--quick, --only ..., --help)",
+        add_help=False,
+    )
+    # "bench" is listed for --help; its arguments go to the suite untouched.
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return run_bench(argv[1:])
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        trio.run(run_demo, args.messages)
+    trio.run(run_demo, args.messages)
     return 0
 
 
