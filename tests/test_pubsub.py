@@ -1,8 +1,8 @@
 """PUB, SUB, XPUB and XSUB against trio_zmq and against libzmq: filtering, subscriptions, drops.
 
 libzmq's own publish-subscribe tests, re-expressed, are in
-``test_spec_pubsub.py``; this file holds the machinery both files share
-(``Peer``, ``open_peer``, ``link``, ``settle``) and the scenarios of RFC 29
+``test_spec_pubsub.py``; this file holds what both files share beyond
+``peers.py`` (``link``, ``settle``) and the scenarios of RFC 29
 and the digest (sections 1.10 and 3.2):
 
 * prefix matching, with every subscriber getting each matching message
@@ -36,7 +36,7 @@ own notifications.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -47,29 +47,23 @@ import trio_zmq
 
 from .helpers import (
     NO_INPROC_RECONNECT,
-    bind_endpoint,
     free_endpoint,
     linked,
-    rebindable_endpoint,
     wait_for_peers,
     wait_until,
 )
 from .libzmq_peer import (
-    LibzmqSocket,
     RawReader,
     command,
     frame,
     greeting,
-    libzmq_socket,
     message,
     ready,
 )
+from .peers import PAIRINGS, Message, Peer, connect_all, open_peer, open_peers
 from .test_interop import open_raw
 
-Message = list[bytes]
-
 #: (publisher side, subscriber side): who is trio_zmq and who is libzmq.
-PAIRINGS = [("trio", "trio"), ("trio", "libzmq"), ("libzmq", "trio")]
 pairings_param = pytest.mark.parametrize(("pub_impl", "sub_impl"), PAIRINGS)
 #: Who binds: the publisher side (the subscribers connect) or the subscribers.
 binds_param = pytest.mark.parametrize("binds", ["pub_binds", "sub_binds"])
@@ -84,228 +78,6 @@ def zctx() -> Iterator[zmq.Context[Any]]:
     ctx: zmq.Context[Any] = zmq.Context()
     yield ctx
     ctx.destroy(linger=0)
-
-
-# --- one interface over a trio_zmq socket and a libzmq socket -------------------------
-
-
-class Peer:
-    """A trio_zmq socket or a libzmq (pyzmq) socket, driven the same way from trio."""
-
-    def __init__(self, sock: trio_zmq.Socket | LibzmqSocket, transport: str = "tcp") -> None:
-        self.sock = sock
-        #: What ``bind`` binds by default: "tcp", "ipc" or "inproc" (trio_zmq only).
-        self.transport = transport
-
-    @property
-    def is_trio(self) -> bool:
-        return isinstance(self.sock, trio_zmq.Socket)
-
-    @property
-    def socket_type(self) -> int:
-        if isinstance(self.sock, trio_zmq.Socket):
-            return int(self.sock.socket_type)
-        return int(self.sock.sock.type)
-
-    @property
-    def trio(self) -> trio_zmq.Socket:
-        assert isinstance(self.sock, trio_zmq.Socket)
-        return self.sock
-
-    @property
-    def libzmq(self) -> LibzmqSocket:
-        assert isinstance(self.sock, LibzmqSocket)
-        return self.sock
-
-    async def bind(self, endpoint: str | None = None, *, rebindable: bool = False) -> str:
-        """Bind (a new endpoint of the peer's transport by default); return the endpoint.
-
-        ``rebindable``: an endpoint that can be bound again once the socket has closed.
-        """
-        if isinstance(self.sock, trio_zmq.Socket):
-            if endpoint is None:
-                endpoint = (rebindable_endpoint if rebindable else bind_endpoint)(self.transport)
-            return await self.sock.bind(endpoint)
-        if endpoint is None:
-            return self.sock.bind(self.transport)
-        self.sock.bind_to(endpoint)
-        return endpoint
-
-    def connect(self, endpoint: str) -> None:
-        with self._locked():
-            self.sock.connect(endpoint)
-
-    def disconnect(self, endpoint: str) -> None:
-        if isinstance(self.sock, trio_zmq.Socket):
-            self.sock.disconnect(endpoint)
-        else:
-            with self._locked():
-                self.sock.sock.disconnect(endpoint)
-
-    async def send(self, *frames: bytes) -> None:
-        await self.sock.send_multipart(list(frames))
-
-    def send_nowait(self, *frames: bytes) -> None:
-        """Send at once or raise ``trio.WouldBlock`` (libzmq: ``NOBLOCK``, ``EAGAIN``)."""
-        if isinstance(self.sock, trio_zmq.Socket):
-            self.sock.send_multipart_nowait(frames)
-            return
-        try:
-            with self._locked():
-                self.sock.sock.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            raise trio.WouldBlock from None
-
-    async def recv(self) -> Message:
-        return await self.sock.recv_multipart()
-
-    def recv_nowait(self) -> Message | None:
-        """The next message if one is there, else None (never blocks)."""
-        if isinstance(self.sock, trio_zmq.Socket):
-            try:
-                return self.sock.recv_multipart_nowait()
-            except trio.WouldBlock:
-                return None
-        lock = self.sock._lock
-        if not lock.acquire(blocking=False):  # a worker thread is using the socket
-            return None
-        try:
-            return self.sock.sock.recv_multipart(zmq.NOBLOCK)
-        except zmq.Again:
-            return None
-        finally:
-            lock.release()
-
-    def subscribe(self, topic: bytes) -> None:
-        """SUB (and XPUB with ``xpub_manual``): subscribe, as the application does."""
-        if isinstance(self.sock, trio_zmq.Socket):
-            self.sock.subscribe(topic)
-        else:
-            with self._locked():
-                self.sock.sock.setsockopt(zmq.SUBSCRIBE, topic)
-
-    def unsubscribe(self, topic: bytes) -> None:
-        if isinstance(self.sock, trio_zmq.Socket):
-            self.sock.unsubscribe(topic)
-        else:
-            with self._locked():
-                self.sock.sock.setsockopt(zmq.UNSUBSCRIBE, topic)
-
-    def set_option(self, name: str, value: Any) -> None:
-        if isinstance(self.sock, trio_zmq.Socket):
-            setattr(self.sock, name, value)
-        else:
-            with self._locked():
-                self.sock.sock.setsockopt(getattr(zmq, name.upper()), int(value))
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def _locked(self) -> AbstractContextManager[Any]:
-        """libzmq: the socket's lock (no worker thread may use it meanwhile)."""
-        if isinstance(self.sock, trio_zmq.Socket):
-            return nullcontext()
-        return self.sock._lock
-
-
-def _apply_libzmq_options(sock: zmq.Socket[bytes], options: dict[str, Any]) -> None:
-    """trio_zmq's option keywords on a libzmq socket (seconds become milliseconds)."""
-    for name, value in options.items():
-        if name == "linger":
-            continue  # LibzmqSocket always sets linger 0
-        if name == "subscribe":
-            topics = [value] if isinstance(value, bytes | str) else value
-            for topic in topics:
-                sock.setsockopt(zmq.SUBSCRIBE, topic.encode() if isinstance(topic, str) else topic)
-        elif name == "reconnect_ivl":
-            sock.setsockopt(zmq.RECONNECT_IVL, round(value * 1000))
-        elif isinstance(value, bool):
-            sock.setsockopt(getattr(zmq, name.upper()), int(value))
-        else:
-            sock.setsockopt(getattr(zmq, name.upper()), value)
-
-
-async def _keep_processing_commands(sock: LibzmqSocket) -> None:
-    """Let a libzmq socket process its commands while the test waits elsewhere.
-
-    libzmq attaches a new peer's pipe, and so sends a SUB's subscriptions to
-    it, only when the application thread next calls into the socket; a real
-    application is always in ``recv`` or ``poll``. Never blocks: if a worker
-    thread holds the socket, that thread is processing the commands.
-    """
-    while True:
-        if sock._lock.acquire(blocking=False):
-            try:
-                if not sock.sock.closed:
-                    sock.sock.getsockopt(zmq.EVENTS)
-            finally:
-                sock._lock.release()
-        await trio.sleep(0.005)
-
-
-@asynccontextmanager
-async def open_peer(
-    zctx: zmq.Context[Any],
-    impl: str,
-    socket_type: trio_zmq.SocketType,
-    *,
-    transport: str = "tcp",
-    **options: Any,
-) -> AsyncIterator[Peer]:
-    """A socket of ``impl`` ("trio" or "libzmq"), linger 0 unless ``options`` says.
-
-    It binds over ``transport`` (tcp, ipc, or for trio_zmq only inproc).
-    """
-    if impl == "trio":
-        async with trio_zmq.open_socket(socket_type, **{"linger": 0, **options}) as sock:
-            yield Peer(sock, transport)
-        return
-    with libzmq_socket(zctx, int(socket_type)) as zsock:
-        _apply_libzmq_options(zsock.sock, options)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_keep_processing_commands, zsock)
-            yield Peer(zsock, transport)
-            nursery.cancel_scope.cancel()
-
-
-@asynccontextmanager
-async def open_peers(
-    zctx: zmq.Context[Any],
-    impl: str,
-    socket_type: trio_zmq.SocketType,
-    n: int,
-    *,
-    transport: str = "tcp",
-    **options: Any,
-) -> AsyncIterator[list[Peer]]:
-    async with AsyncExitStack() as stack:
-        yield [
-            await stack.enter_async_context(
-                open_peer(zctx, impl, socket_type, transport=transport, **options)
-            )
-            for _ in range(n)
-        ]
-
-
-async def connect_all(
-    binders: Sequence[Peer], connectors: Sequence[Peer], *, rebindable: bool = False
-) -> list[str]:
-    """Each binder binds; each connector connects to every binder. Returns the endpoints.
-
-    Waits for the handshakes that trio_zmq sockets can see. ``rebindable``: see
-    ``Peer.bind``.
-    """
-    endpoints = [await b.bind(rebindable=rebindable) for b in binders]
-    for c in connectors:
-        for endpoint in endpoints:
-            c.connect(endpoint)
-    for b in binders:
-        if b.is_trio:
-            await wait_for_peers(b.trio, len(connectors))
-    for c in connectors:
-        if c.is_trio:
-            await wait_for_peers(c.trio, len(binders))
-    return endpoints
 
 
 async def link(

@@ -1,8 +1,8 @@
 """REQ, REP and DEALER against trio_zmq and against libzmq: traffic, cancellation, bad peers.
 
 libzmq's own spec tests, re-expressed, are in ``test_spec_reqrep.py``; this
-file holds the machinery both files share (``Peer``, ``open_peers``,
-``link``) and the scenarios beyond the spec:
+file holds what both files share beyond ``peers.py`` (``link``, ``recv_any``)
+and the scenarios beyond the spec:
 
 * many round trips, content checked, trio_zmq and libzmq in each role;
 * a REQ whose ``recv`` is cancelled still gets its reply (DESIGN 3.3), also
@@ -26,9 +26,9 @@ reference.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import trio
@@ -47,28 +47,18 @@ from .helpers import (
 )
 from .libzmq_peer import (
     MORE,
-    LibzmqSocket,
     RawReader,
     greeting,
-    libzmq_socket,
     message,
     ready,
     tcp_address,
 )
-
-T = TypeVar("T")
-Message = list[bytes]
-Answer = Callable[[Message], Message]
+from .peers import PAIRINGS, STOP, Message, Peer, connect_all, open_peers
 
 #: The implementation of the peer(s) of the trio_zmq socket under test.
 peer_param = pytest.mark.parametrize("peer", ["trio", "libzmq"])
 #: Who binds: the socket under test (its peers connect), or its peers.
 binds_param = pytest.mark.parametrize("binds", ["sut_binds", "peer_binds"])
-#: (implementation of the socket under test, implementation of its peer).
-PAIRINGS = [("trio", "trio"), ("trio", "libzmq"), ("libzmq", "trio")]
-
-#: A request that ends ``Peer.serve`` when it has no count.
-STOP = [b"stop"]
 
 
 @pytest.fixture
@@ -78,189 +68,15 @@ def zctx() -> Iterator[zmq.Context[Any]]:
     ctx.destroy(linger=0)
 
 
-# --- one interface over a trio_zmq socket and a libzmq socket -------------------------
-
-
-class Peer:
-    """A trio_zmq socket or a libzmq (pyzmq) socket, driven the same way from trio."""
-
-    def __init__(self, sock: trio_zmq.Socket | LibzmqSocket, transport: str = "tcp") -> None:
-        self.sock = sock
-        #: What ``bind`` binds by default: "tcp", "ipc" or "inproc" (trio_zmq only).
-        self.transport = transport
-
-    @property
-    def is_trio(self) -> bool:
-        return isinstance(self.sock, trio_zmq.Socket)
-
-    @property
-    def trio(self) -> trio_zmq.Socket:
-        """The trio_zmq socket (the test must be running one here)."""
-        assert isinstance(self.sock, trio_zmq.Socket)
-        return self.sock
-
-    @property
-    def libzmq(self) -> LibzmqSocket:
-        assert isinstance(self.sock, LibzmqSocket)
-        return self.sock
-
-    async def bind(self, endpoint: str | None = None) -> str:
-        """Bind (a new endpoint of the peer's transport by default); return the endpoint."""
-        if isinstance(self.sock, trio_zmq.Socket):
-            return await self.sock.bind(endpoint or bind_endpoint(self.transport))
-        if endpoint is None:
-            return self.sock.bind(self.transport)
-        self.sock.bind_to(endpoint)
-        return endpoint
-
-    def connect(self, endpoint: str) -> None:
-        self.sock.connect(endpoint)
-
-    async def send(self, frames: Sequence[bytes]) -> None:
-        await self.sock.send_multipart(list(frames))
-
-    async def recv(self) -> Message:
-        return await self.sock.recv_multipart()
-
-    def recv_nowait(self) -> Message | None:
-        """The next message if one is there, else None (never blocks)."""
-        if isinstance(self.sock, trio_zmq.Socket):
-            try:
-                return self.sock.recv_multipart_nowait()
-            except trio.WouldBlock:
-                return None
-        lock = self.sock._lock
-        if not lock.acquire(blocking=False):  # a worker thread is using the socket
-            return None
-        try:
-            return self.sock.sock.recv_multipart(zmq.NOBLOCK)
-        except zmq.Again:
-            return None
-        finally:
-            lock.release()
-
-    def poke(self) -> None:
-        """Make a libzmq socket process its pending commands (no-op for trio_zmq).
-
-        libzmq attaches a new peer's pipe (and, with probe_router, writes the
-        probe) only when the application thread next calls into the socket.
-        """
-        if isinstance(self.sock, LibzmqSocket):
-            with self.sock._lock:
-                self.sock.sock.getsockopt(zmq.EVENTS)
-
-    async def _in_worker(self, fn: Callable[[], T]) -> T:
-        return await self.libzmq._run(fn)
-
-    async def serve(self, answer: Answer, count: int | None = None) -> int:
-        """As a REP: answer ``count`` requests, or until ``STOP``; return how many.
-
-        A libzmq socket runs the whole loop in one worker thread.
-        """
-        if isinstance(self.sock, trio_zmq.Socket):
-            sock = self.sock
-            served = 0
-            while count is None or served < count:
-                request = await sock.recv_multipart()
-                await sock.send_multipart(answer(request))
-                served += 1
-                if count is None and request == STOP:
-                    break
-            return served
-        zsock = self.sock.sock
-
-        def loop() -> int:
-            served = 0
-            while count is None or served < count:
-                request = zsock.recv_multipart()
-                zsock.send_multipart(answer(request))
-                served += 1
-                if count is None and request == STOP:
-                    break
-            return served
-
-        return await self._in_worker(loop)
-
-    async def exchange(self, requests: Sequence[Message]) -> list[Message]:
-        """As a REQ: send each request and take its reply; return the replies."""
-        if isinstance(self.sock, trio_zmq.Socket):
-            sock = self.sock
-            replies = []
-            for request in requests:
-                await sock.send_multipart(request)
-                replies.append(await sock.recv_multipart())
-            return replies
-        zsock = self.sock.sock
-
-        def loop() -> list[Message]:
-            out = []
-            for request in requests:
-                zsock.send_multipart(request)
-                out.append(zsock.recv_multipart())
-            return out
-
-        return await self._in_worker(loop)
-
-
-#: Options in seconds for trio_zmq, in milliseconds for libzmq.
-DURATIONS = frozenset({"reconnect_ivl"})
-
-
-def libzmq_options(options: dict[str, Any]) -> dict[str, Any]:
-    """trio_zmq's option keywords as ``libzmq_socket`` takes them (same names)."""
-    return {
-        name: round(v * 1000) if name in DURATIONS else int(v) if isinstance(v, bool) else v
-        for name, v in options.items()
-    }
-
-
-@asynccontextmanager
-async def open_peers(
-    zctx: zmq.Context[Any],
-    impl: str,
-    socket_type: trio_zmq.SocketType,
-    n: int = 1,
-    *,
-    transport: str = "tcp",
-    **options: Any,
-) -> AsyncIterator[list[Peer]]:
-    """``n`` sockets of ``impl`` ("trio" or "libzmq"); all linger 0.
-
-    They bind over ``transport`` (tcp, ipc, or for trio_zmq only inproc).
-    """
-    async with AsyncExitStack() as stack:
-        peers = []
-        for _ in range(n):
-            sock: trio_zmq.Socket | LibzmqSocket
-            if impl == "trio":
-                sock = await stack.enter_async_context(
-                    trio_zmq.open_socket(socket_type, **{"linger": 0, **options})
-                )
-            else:
-                sock = stack.enter_context(
-                    libzmq_socket(zctx, int(socket_type), **libzmq_options(options))
-                )
-            peers.append(Peer(sock, transport))
-        yield peers
-
-
 async def link(sut: Peer, peers: Sequence[Peer], binds: str) -> None:
     """Connect ``sut`` with each of ``peers``; wait for the handshakes trio_zmq can see.
 
     ``binds`` is "sut_binds" (the peers connect to ``sut``) or "peer_binds".
     """
     if binds == "sut_binds":
-        endpoint = await sut.bind()
-        for peer in peers:
-            peer.connect(endpoint)
+        await connect_all([sut], peers)
     else:
-        for peer in peers:
-            sut.connect(await peer.bind())
-    if sut.is_trio:
-        await wait_for_peers(sut.trio, len(peers))
-    for peer in peers:
-        if peer.is_trio:
-            await wait_for_peers(peer.trio, 1)
+        await connect_all(peers, [sut])
 
 
 async def recv_any(
@@ -381,13 +197,13 @@ async def test_cancelled_req_recv_gets_the_reply_on_the_next_recv(
             with trio.move_on_after(0.05) as scope:  # and by a deadline
                 await sock.recv()
             assert scope.cancelled_caught
-            await rep.send([b"reply one"])
+            await rep.send(b"reply one")
             assert await sock.recv() == b"reply one"
 
             # Cancelled before it could take a reply that is already waiting.
             await sock.send(b"two")
             assert await rep.recv() == [b"two"]
-            await rep.send([b"reply two"])
+            await rep.send(b"reply two")
             await wait_until(lambda: sock.statistics().queued_inbound == 1)
             for op in (sock.recv, sock.recv_multipart, sock.recv_string):
                 with trio.CancelScope() as scope:
@@ -402,7 +218,7 @@ async def test_cancelled_req_recv_gets_the_reply_on_the_next_recv(
                 sock.recv_nowait()
             await sock.send(b"three")
             assert await rep.recv() == [b"three"]
-            await rep.send([b"reply three"])
+            await rep.send(b"reply three")
             assert await sock.recv() == b"reply three"
             assert sock.statistics().messages_dropped == 0
 
@@ -550,7 +366,7 @@ async def test_req_drops_a_peer_whose_reply_is_malformed_and_does_not_reconnect(
             open_peers(zctx, client, trio_zmq.REQ, reconnect_ivl=0.02) as [req],
         ):
             req.connect(endpoint)
-            await req.send([b"hello"])
+            await req.send(b"hello")
             await wait_until(lambda: raw.closed == 1)  # the REQ hung up
             assert raw.requests == [[b"", b"hello"]]
             assert b"REQ" in raw.peer_ready
@@ -578,7 +394,7 @@ async def test_bound_req_drops_a_connecting_peer_whose_reply_is_malformed(
                 trio.open_nursery() as nursery,
             ):
                 nursery.start_soon(raw.handle, stream)
-                await req.send([b"hello"])
+                await req.send(b"hello")
             # raw.handle returned: the REQ closed the connection.
             assert raw.requests == [[b"", b"hello"]]
             assert raw.closed == 1
@@ -601,7 +417,7 @@ async def test_req_keeps_a_peer_whose_reply_is_well_formed_but_not_for_it(
             open_peers(zctx, client, trio_zmq.REQ) as [req],
         ):
             req.connect(endpoint)
-            await req.send([b"hello"])
+            await req.send(b"hello")
             assert await req.recv() == [b"good"]
             assert (raw.accepted, raw.closed) == (1, 0)
             if req.is_trio:
@@ -623,7 +439,7 @@ async def test_rep_reply_to_a_peer_that_has_gone_is_dropped(
             endpoint = await rep.bind()
             async with open_peers(zctx, peer, trio_zmq.REQ, transport=transport) as [req]:
                 req.connect(endpoint)
-                await req.send([b"question"])
+                await req.send(b"question")
                 await wait_until(lambda: sock.statistics().queued_inbound == 1)
                 if when == "read_before_it_left":
                     assert await sock.recv() == b"question"
@@ -637,7 +453,7 @@ async def test_rep_reply_to_a_peer_that_has_gone_is_dropped(
             # The REP is ready for the next request, from a new peer.
             async with open_peers(zctx, peer, trio_zmq.REQ, transport=transport) as [req]:
                 req.connect(endpoint)
-                await req.send([b"again"])
+                await req.send(b"again")
                 assert await sock.recv() == b"again"
                 await sock.send(b"answered")
                 assert await req.recv() == [b"answered"]
@@ -660,14 +476,14 @@ async def test_connected_rep_keeps_the_reply_for_the_reconnection_as_libzmq(
             async with open_peers(zctx, "trio", trio_zmq.REQ) as [req]:
                 endpoint = await req.bind(rebindable_endpoint(transport))
                 rep.connect(endpoint)
-                await req.send([b"question"])
+                await req.send(b"question")
                 assert await rep.recv() == [b"question"]
             if gone is None:
                 await wait_for_peers(rep.trio, 0)
             else:
                 with gone:
                     assert (await gone.next_event())[0] == zmq.EVENT_DISCONNECTED
-            await rep.send([b"late answer"])  # never blocks
+            await rep.send(b"late answer")  # never blocks
             if rep.is_trio:
                 stats = rep.trio.statistics()
                 assert (stats.messages_dropped, stats.queued_outbound) == (0, 1)
@@ -691,7 +507,7 @@ async def test_rep_never_blocks_on_send_to_a_peer_that_does_not_read(
             await link(rep, [dealer], binds)
             sock = rep.trio
             for i in range(n):
-                await dealer.send([b"", b"%d" % i])
+                await dealer.send(b"", b"%d" % i)
             for i in range(n):
                 assert await sock.recv() == b"%d" % i
                 sock.send_multipart_nowait([b"%d" % i, big])  # raises WouldBlock if it would block
@@ -752,9 +568,9 @@ async def test_handshake_and_traffic_bytes_match_libzmq(
                 if type_name == "REP":
                     await stream.send_all(message(b"A", b"", b"q"))
                     assert await sock.recv() == [b"q"]
-                    await sock.send([b"answer", b"x" * 300])
+                    await sock.send(b"answer", b"x" * 300)
                 else:
-                    await sock.send([b"hello", b"x" * 300])
+                    await sock.send(b"hello", b"x" * 300)
                 messages = []
                 for _ in range(2 if options.get("probe_router") else 1):
                     frames = [await reader.read_frame()]
@@ -807,21 +623,21 @@ async def test_req_whose_asked_peer_has_gone(
                 await link(req, [stay, leave], binds)
                 routers = [stay, leave]
                 for r in range(2):  # a round trip with each: both know "A"
-                    await req.send([b"hi%d" % r])
+                    await req.send(b"hi%d" % r)
                     asked, _ = await recv_any(routers)
-                    await routers[asked].send([b"A", b"", b"hello%d" % r])
+                    await routers[asked].send(b"A", b"", b"hello%d" % r)
                     assert await req.recv() == [b"hello%d" % r]
-                await req.send([b"to the one that leaves"])
+                await req.send(b"to the one that leaves")
                 asked, msg = await recv_any(routers)
                 if asked == 0:  # the round-robin order is the attach order: swap roles
-                    await routers[0].send([b"A", b"", b"answered"])
+                    await routers[0].send(b"A", b"", b"answered")
                     assert await req.recv() == [b"answered"]
-                    await req.send([b"to the one that leaves"])
+                    await req.send(b"to the one that leaves")
                     asked, msg = await recv_any(routers)
                 assert asked == 1
                 assert msg == [b"A", b"", b"to the one that leaves"]
             await wait_for_peers(sock, 1)
-            await stay.send([b"A", b"", b"from the other"])
+            await stay.send(b"A", b"", b"from the other")
             if binds == "sut_binds" or transport == "inproc":
                 assert await req.recv() == [b"from the other"]
                 assert sock.statistics().messages_dropped == 0
@@ -867,13 +683,13 @@ async def test_rep_with_two_req_peers_using_the_same_routing_id(
         ):
             endpoint = await rep.bind()
             first.connect(endpoint)
-            await first.send([b"one"])
+            await first.send(b"one")
             assert await rep.recv() == [b"one"]
-            await rep.send([b"re", b"one"])
+            await rep.send(b"re", b"one")
             assert await first.recv() == [b"re", b"one"]
             second.connect(endpoint)
-            await second.send([b"two"])
-            await first.send([b"three"])
+            await second.send(b"two")
+            await first.send(b"three")
             served = []
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(rep.serve, echo, 1)

@@ -30,14 +30,11 @@ import zmq
 import trio_zmq
 
 from .libzmq_peer import command, frame
+from .peers import Message, Peer, open_peer, open_peers
 from .test_pubsub import (
-    Message,
-    Peer,
     binds_param,
     leave,
     link,
-    open_peer,
-    open_peers,
     pairings_param,
     peer_param,
     raw_peer,

@@ -24,15 +24,8 @@ import zmq
 import trio_zmq
 
 from .helpers import NO_INPROC_RECONNECT, bind_endpoint, free_endpoint, wait_until
-from .test_reqrep import (
-    PAIRINGS,
-    Message,
-    binds_param,
-    link,
-    open_peers,
-    peer_param,
-    recv_any,
-)
+from .peers import PAIRINGS, Message, open_peers
+from .test_reqrep import binds_param, link, peer_param, recv_any
 
 
 @pytest.fixture
@@ -78,7 +71,7 @@ async def test_req_round_robins_requests_over_its_peers(
                 for i, rep in enumerate(reps):
                     nursery.start_soon(rep.serve, tag(i), rounds)
                 for r in range(n * rounds):
-                    await req.send([b"ABC", b"%d" % r])
+                    await req.send(b"ABC", b"%d" % r)
                     reply = await req.recv()
                     assert reply[1:] == [b"ABC", b"%d" % r]
                     order.append(int(reply[0]))
@@ -98,7 +91,7 @@ async def test_req_sends_an_empty_delimiter_before_the_request(
             open_peers(zctx, peer, trio_zmq.ROUTER, transport=transport) as [router],
         ):
             await link(req, [router], binds)
-            await req.send([b"ABC", b"DEF"])
+            await req.send(b"ABC", b"DEF")
             peer_id, *rest = await router.recv()
             assert rest == [b"", b"ABC", b"DEF"]
             if routing_id is None:
@@ -106,11 +99,11 @@ async def test_req_sends_an_empty_delimiter_before_the_request(
                 assert peer_id[0] == 0  # an auto id (digest 3.2 ROUTER)
             else:
                 assert peer_id == routing_id
-            await router.send([peer_id, b"", b"GHI"])  # a single-part reply
+            await router.send(peer_id, b"", b"GHI")  # a single-part reply
             assert await req.recv() == [b"GHI"]
-            await req.send([b"single"])
+            await req.send(b"single")
             assert await router.recv() == [peer_id, b"", b"single"]
-            await router.send([peer_id, b"", b"J", b"", b"K"])  # empty frames in the body
+            await router.send(peer_id, b"", b"J", b"", b"K")  # empty frames in the body
             await wait_until(lambda: req.trio.statistics().queued_inbound == 1)
             with pytest.raises(trio_zmq.MultipartMessageError):  # left for recv_multipart
                 await req.trio.recv()
@@ -139,16 +132,16 @@ async def test_req_takes_only_the_reply_from_the_peer_it_asked(
             sock = req.trio
             asked_order = []
             for r in range(2 * n):
-                await req.send([b"ABC%d" % r])
+                await req.send(b"ABC%d" % r)
                 asked, msg = await recv_any(routers)
                 asked_order.append(asked)
                 assert msg == [b"A", b"", b"ABC%d" % r]
                 if r >= n:
                     for j, router in enumerate(routers):
                         if j != asked:
-                            await router.send([b"A", b"", b"WRONG%d" % j])
+                            await router.send(b"A", b"", b"WRONG%d" % j)
                     await wait_until(lambda: sock.statistics().queued_inbound == n - 1)
-                await routers[asked].send([b"A", b"", b"GOOD%d" % r])
+                await routers[asked].send(b"A", b"", b"GOOD%d" % r)
                 assert await req.recv() == [b"GOOD%d" % r]
             stats = sock.statistics()
     assert is_periodic(asked_order, n), asked_order
@@ -195,15 +188,15 @@ async def test_req_correlate_request_ids(
             await link(req, [router], binds)
             ids = []
             for r in range(rounds):
-                await req.send([b"ABC", b"DEF%d" % r])
+                await req.send(b"ABC", b"DEF%d" % r)
                 peer_id, request_id, *rest = await router.recv()
                 assert len(request_id) == 4
                 assert rest == [b"", b"ABC", b"DEF%d" % r]
                 ids.append(int.from_bytes(request_id, sys.byteorder))
                 other_id = ((ids[-1] + 1) % 2**32).to_bytes(4, sys.byteorder)
-                await router.send([peer_id, other_id, b"", b"WRONG ID"])
-                await router.send([peer_id, b"", b"NO ID"])
-                await router.send([peer_id, request_id, b"", b"GHI%d" % r])
+                await router.send(peer_id, other_id, b"", b"WRONG ID")
+                await router.send(peer_id, b"", b"NO ID")
+                await router.send(peer_id, request_id, b"", b"GHI%d" % r)
                 assert await req.recv() == [b"GHI%d" % r]
             if req.is_trio:
                 stats = req.trio.statistics()
@@ -232,7 +225,7 @@ async def test_req_relaxed(
 
             async def ask(*frames: bytes) -> int:
                 """Send a request; return which REP got it."""
-                await req.send(frames)
+                await req.send(*frames)
                 asked, msg = await recv_any(reps, skip=busy)
                 assert msg == list(frames)
                 order.append(asked)
@@ -240,7 +233,7 @@ async def test_req_relaxed(
                 return asked
 
             async def answer(rep: int, *frames: bytes) -> None:
-                await reps[rep].send(frames)
+                await reps[rep].send(*frames)
                 busy.discard(rep)
 
             # Case 1: a second request before the first reply has come.
@@ -285,12 +278,12 @@ async def test_req_relaxed_correlate_answers_only_the_last_request(
         relaxed: dict[str, Any] = {"req_relaxed": True, "req_correlate": True}
         async with open_peers(zctx, "trio", trio_zmq.REQ, **relaxed) as [req]:
             req.connect(endpoint)
-            await req.send([b"TO_BE_DISCARDED"])
-            await req.send([b"TO_BE_ANSWERED"])
+            await req.send(b"TO_BE_DISCARDED")
+            await req.send(b"TO_BE_ANSWERED")
             async with open_peers(zctx, peer, trio_zmq.ROUTER) as [router]:
                 await router.bind(endpoint)
                 for _ in range(2):
-                    await router.send(await router.recv())  # bounce it as it came
+                    await router.send(*await router.recv())  # bounce it as it came
                 assert await req.recv() == [b"TO_BE_ANSWERED"]
                 stats = req.trio.statistics()
                 assert (stats.messages_dropped, stats.queued_inbound) == (1, 0)
@@ -335,10 +328,10 @@ async def test_probe_router(
                 probed.add(got)
             envelope = [b""] if socket_type == trio_zmq.REQ else []
             for r in range(n):
-                await sock.send([b"hello%d" % r])
+                await sock.send(b"hello%d" % r)
                 asked, msg = await recv_any(routers)
                 assert msg == [b"P", *envelope, b"hello%d" % r]
-                await routers[asked].send([b"P", *envelope, b"world%d" % r])
+                await routers[asked].send(b"P", *envelope, b"world%d" % r)
                 assert await sock.recv() == [b"world%d" % r]
             for router in routers:
                 assert router.recv_nowait() is None  # one probe each, no more
@@ -362,7 +355,7 @@ async def test_rep_fair_queues_requests_and_answers_each_sender(
             sock = rep.trio
             for s, dealer in enumerate(dealers):
                 for i in range(k):
-                    await dealer.send([b"", b"%d" % s, b"%d" % i])
+                    await dealer.send(b"", b"%d" % s, b"%d" % i)
             await wait_until(lambda: sock.statistics().queued_inbound == n * k)
             senders = []
             for _ in range(n * k):
@@ -401,13 +394,13 @@ async def test_rep_keeps_the_envelope_and_puts_it_back(
             await link(rep, [dealer], binds)
             for request, body in ENVELOPES:
                 envelope = request[: len(request) - len(body)]
-                await dealer.send(request)
+                await dealer.send(*request)
                 if rep.is_trio and len(body) > 1:
                     await wait_until(lambda: rep.trio.statistics().queued_inbound == 1)
                     with pytest.raises(trio_zmq.MultipartMessageError):  # left in place
                         await rep.trio.recv()
                 assert await rep.recv() == body
-                await rep.send([b"reply", b"to", *body])
+                await rep.send(b"reply", b"to", *body)
                 assert await dealer.recv() == [*envelope, b"reply", b"to", *body]
             if rep.is_trio:
                 assert rep.trio.statistics().messages_dropped == 0
@@ -426,10 +419,10 @@ async def test_rep_drops_requests_without_an_envelope(
         ):
             await link(rep, [dealer], binds)
             for msg in bad:
-                await dealer.send(msg)
-            await dealer.send([b"", b"ok"])
+                await dealer.send(*msg)
+            await dealer.send(b"", b"ok")
             assert await rep.recv() == [b"ok"]
-            await rep.send([b"fine"])
+            await rep.send(b"fine")
             assert await dealer.recv() == [b"", b"fine"]
             await trio.sleep(0.05)  # checking that nothing else comes
             assert rep.recv_nowait() is None
@@ -469,14 +462,14 @@ async def test_req_strict_alternation(
                 sock.send_multipart_nowait([b"two"])
             assert sock.statistics() == before
             assert await rep.recv() == [b"one"]
-            await rep.send([b"reply one"])
+            await rep.send(b"reply one")
             assert await sock.recv() == b"reply one"
             # the reply was taken: back to sending
             with pytest.raises(trio_zmq.SocketStateError):
                 await sock.recv()
             await sock.send(b"three")
             assert await rep.recv() == [b"three"]  # "two" never went out
-            await rep.send([b"reply three"])
+            await rep.send(b"reply three")
             assert await sock.recv() == b"reply three"
             assert sock.statistics().messages_sent == 2
 
@@ -498,8 +491,8 @@ async def test_rep_strict_alternation(
                 await sock.send(b"unasked")
             with pytest.raises(trio_zmq.SocketStateError):
                 sock.send_multipart_nowait([b"unasked"])
-            await dealer.send([b"", b"one"])
-            await dealer.send([b"", b"two"])
+            await dealer.send(b"", b"one")
+            await dealer.send(b"", b"two")
             await wait_until(lambda: sock.statistics().queued_inbound == 2)
             assert await sock.recv() == b"one"
             # recv twice
@@ -539,7 +532,7 @@ async def test_dealer_round_robins_out(
         ):
             await link(dealer, reps, binds)
             for i in range(n * k):
-                await dealer.send([b"", b"ABC", b"%d" % i])
+                await dealer.send(b"", b"ABC", b"%d" % i)
             async with trio.open_nursery() as nursery:
                 for r, rep in enumerate(reps):
                     nursery.start_soon(rep.serve, tag(r), k)
@@ -569,16 +562,16 @@ async def test_dealer_fair_queues_in_without_envelope_handling(
             sock = receiver.trio
             # The libzmq test's warm-up: two messages from the first sender.
             for _ in range(2):
-                await senders[0].send([b"A"])
+                await senders[0].send(b"A")
                 assert await receiver.recv() == [b"A"]
             for s, sender in enumerate(senders):
                 for i in range(k):
-                    await sender.send(shaped(s, i))
+                    await sender.send(*shaped(s, i))
             await wait_until(lambda: sock.statistics().queued_inbound == n * k)
             received = [await receiver.recv() for _ in range(n * k)]
             # And out, untouched, one message to each sender in turn.
             for r in range(n):
-                await receiver.send([b"", b"to", b"%d" % r])
+                await receiver.send(b"", b"to", b"%d" % r)
             back = sorted([await sender.recv() for sender in senders])
             assert back == [[b"", b"to", b"%d" % r] for r in range(n)]
     order = []
@@ -623,7 +616,7 @@ async def test_connected_dealer_probes_once_per_pipe_not_per_connection(
                         await wait_until(lambda: dealer.trio.statistics().peers == 1)
                     else:
                         assert (await handshakes.next_event())[0] == zmq.EVENT_HANDSHAKE_SUCCEEDED
-                    await dealer.send([b"generation %d" % generation])
+                    await dealer.send(b"generation %d" % generation)
                     first = await router.recv()
                     if generation == 0:
                         assert first == [b"D", b""]
