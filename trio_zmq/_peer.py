@@ -25,12 +25,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 import trio
-import trio.testing
 
 from . import _zmtp
 from ._heartbeat import Heartbeat
 from ._options import Options
 from ._pipe import Pipe
+
+try:
+    # trio.testing.wait_all_tasks_blocked is this very function, re-exported;
+    # importing trio.testing also imports pytest when it is installed (about
+    # 0.15 s), which a library should not make every program pay.
+    from trio._core._generated_run import wait_all_tasks_blocked as _wait_until_idle
+except ImportError:  # pragma: no cover - a trio that moved it
+    from trio.testing import wait_all_tasks_blocked as _wait_until_idle
 
 log = logging.getLogger("trio_zmq")
 T = TypeVar("T")
@@ -563,7 +570,7 @@ class PeerConnection:
         pipe.gather = scope = trio.move_on_after(GATHER_TIMEOUT)
         try:
             with scope:
-                await trio.testing.wait_all_tasks_blocked()
+                await _wait_until_idle()
         finally:
             pipe.gather = None
 

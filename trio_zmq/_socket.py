@@ -245,14 +245,11 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         self._check_can_send()
         self._send_message([data if type(data) is bytes else as_frame(data)])
 
-    def _send_checked(self, msg: Message) -> None:
-        # Every attempt re-checks the state: the socket may have been closed
+    def _send_message(self, msg: Message) -> None:
+        # Every attempt checks the state: the socket may have been closed
         # while the sender was parked.
         if self._state is not _State.OPEN or not self._pattern.can_send:
             self._check_can_send()
-        self._send_message(msg)
-
-    def _send_message(self, msg: Message) -> None:
         if not self._pattern.send(msg):
             raise trio.WouldBlock
         if self._pipeset._drained:
@@ -271,7 +268,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         await checkpoint_if_cancelled()
         self._check_can_send()
         msg = as_message(frames)
-        await self._blocking(lambda: self._send_checked(msg), self._pipeset.send_lot.park)
+        await self._blocking(lambda: self._send_message(msg), self._pipeset.send_lot.park)
 
     async def send(self, data: Frame) -> None:
         """Send a single-frame message; see :meth:`send_multipart`. A checkpoint."""
@@ -280,9 +277,9 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         # The blocking recipe with its first attempt inlined: on the
         # per-message path that saves a coroutine and a closure per call.
         try:
-            self._send_checked(msg)
+            self._send_message(msg)
         except trio.WouldBlock:
-            await self._retry(lambda: self._send_checked(msg), self._pipeset.send_lot.park)
+            await self._retry(lambda: self._send_message(msg), self._pipeset.send_lot.park)
             return
         await cancel_shielded_checkpoint()
 
