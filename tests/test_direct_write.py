@@ -8,6 +8,7 @@ finished by the writer; later messages queue and are batched as before.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 import trio
 
 import trio_zmq
-from trio_zmq._peer import PeerConnection
+from trio_zmq._peer import PeerConnection, send_buffers
 
 from .helpers import linked, wait_for_peers, wait_until
 from .libzmq_peer import greeting, ready
@@ -138,3 +139,38 @@ async def test_a_direct_write_to_a_closed_peer_is_lost_and_counted() -> None:
             stats: Any = dealer.statistics()
             assert stats.peers == 0
             assert stats.messages_dropped >= 1
+
+
+async def test_a_write_the_kernel_takes_in_parts_goes_on_without_a_scheduler_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each partial ``writev`` is followed at once by the next, not by a checkpoint.
+
+    (``trio.socket``'s ``sendmsg`` takes a scheduler pass after every call
+    that writes something: six passes for a 1 MiB message here.)
+    """
+    real_writev = os.writev
+    calls: list[int] = []
+
+    def writev_1000(fd: int, buffers: list[bytes | memoryview]) -> int:
+        calls.append(fd)
+        return real_writev(fd, [b"".join(bytes(b) for b in buffers)[:1000]])
+
+    left, right = trio.socket.socketpair()
+    with left, right, trio.fail_after(10):
+        stream = trio.SocketStream(left)
+        counter = StepCounter()
+        me = trio.lowlevel.current_task()
+        monkeypatch.setattr(os, "writev", writev_1000)
+        trio.lowlevel.add_instrument(counter)
+        try:
+            await send_buffers(stream, left, [b"x" * 3000, b"y" * 2500])
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+            monkeypatch.undo()
+        assert len(calls) == 6
+        assert counter.steps[me.name] == 1  # the one checkpoint at the end
+        received = b""
+        while len(received) < 5500:
+            received += await right.recv(10000)
+        assert received == b"x" * 3000 + b"y" * 2500

@@ -79,27 +79,41 @@ Buffer = bytes | memoryview
 async def send_buffers(
     stream: trio.abc.Stream, sock: trio.socket.SocketType | None, buffers: Sequence[Buffer]
 ) -> None:
-    """Write buffers in order: one ``sendmsg`` for several (no join), else ``send_all``.
+    """Write buffers in order: ``writev`` calls on a socket (no join), else ``send_all``.
 
-    A checkpoint. If cancelled, an unknown part was written (the connection
-    is then broken, as any cancelled stream write leaves it).
+    A checkpoint: one scheduler pass if the kernel took everything at once,
+    else the waits for room and nothing more (a write that takes part of
+    the buffers is followed at once by the next, not by a pass, as
+    ``trio.socket``'s ``sendmsg`` would). If cancelled, an unknown part was
+    written (the connection is then broken, as any cancelled stream write
+    leaves it).
     """
-    if sock is None or len(buffers) == 1:
+    if sock is None:
         for buffer in buffers:
             await stream.send_all(buffer)
         return
-    views = [memoryview(b) for b in buffers]
+    await trio.lowlevel.checkpoint_if_cancelled()
+    fd = sock.fileno()
+    pending = list(buffers)
     first = 0
-    while first < len(views):
-        sent = await sock.sendmsg(views[first : first + IOV_MAX])
+    waited = False
+    while first < len(pending):
+        try:
+            sent = os.writev(fd, pending[first : first + IOV_MAX])
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(fd)
+            waited = True
+            continue
         while sent:
-            size = views[first].nbytes
+            size = len(pending[first])
             if sent >= size:
                 sent -= size
                 first += 1
             else:
-                views[first] = views[first][sent:]
+                pending[first] = memoryview(pending[first])[sent:]
                 sent = 0
+    if not waited:
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
 
 def _unsent(buffers: list[bytes], sent: int) -> list[Buffer]:
