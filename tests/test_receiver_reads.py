@@ -12,6 +12,7 @@ again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -332,3 +333,36 @@ async def test_a_good_reply_before_a_malformed_one_is_received_once() -> None:
             await wait_until(lambda: req.statistics().protocol_errors == 1)
             assert replies == [b"good"]
             assert req.statistics().queued_inbound == 0  # not delivered a second time
+
+
+async def test_the_pieces_of_a_large_body_are_read_without_waiting_between_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inside a large frame body, the reader reads on while the socket has more.
+
+    Each read here takes at most 20,000 bytes of a 100,000-byte body that is
+    all in the socket: five reads, and one wait for the socket, not five.
+    """
+    body = bytes(range(256)) * 390 + b"end"  # over LARGE_BODY: read in body mode
+    real_read, real_wait = os.read, trio.lowlevel.wait_readable
+    waits = 0
+
+    def small_read(fd: int, size: int) -> bytes:
+        return real_read(fd, min(size, 20_000))
+
+    async def counting_wait(fd: int) -> None:
+        nonlocal waits
+        waits += 1
+        await real_wait(fd)
+
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL) as pull,
+            raw_peer(pull) as (stream, _),
+        ):
+            monkeypatch.setattr(os, "read", small_read)
+            monkeypatch.setattr(trio.lowlevel, "wait_readable", counting_wait)
+            await stream.send_all(message(body))
+            assert await pull.recv() == body
+            monkeypatch.undo()
+    assert waits <= 2  # the receiver's (or the reader's) wait for the first piece

@@ -331,6 +331,34 @@ class PeerConnection:
             if not data:
                 return
             self._decode(data)
+            if self._socket is not None:
+                self._read_rest_of_body()
+
+    def _read_rest_of_body(self) -> None:
+        """Inside a large body, read on while the socket has more (sync).
+
+        A 1 MiB body comes in several reads; each further piece read at once
+        saves a wait for the socket and a scheduler pass. Stops at the end of
+        the body (one body per step at most), when the socket is drained, or
+        with messages to deliver. The end of the stream and errors are left
+        in ``_borrowed_end`` for the reader's loop, as a borrower leaves them.
+        """
+        assert self._socket is not None
+        conn = self.conn
+        fd = self._socket.fileno()
+        try:
+            while conn.body_remaining and not self._backlog:
+                size = conn.read_size_hint
+                data = os.read(fd, size)
+                if not data:
+                    self._borrowed_end = EOFError()
+                    return
+                self._drained = len(data) < size
+                self._decode(data)
+        except BlockingIOError:
+            self._drained = True
+        except (OSError, _zmtp.ProtocolError) as exc:
+            self._borrowed_end = exc
 
     def _decode(self, data: bytes | bytearray) -> None:
         """Decode a chunk into the backlog; wake the writer if replies are due."""
@@ -431,6 +459,7 @@ class PeerConnection:
         except (OSError, _zmtp.ProtocolError) as exc:
             self._borrowed_end = exc
             return
+        self._read_rest_of_body()
         room = pipe.inbound_room()
         if room != 0:
             try:

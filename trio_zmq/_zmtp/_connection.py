@@ -112,6 +112,11 @@ class Connection:
         """How many bytes the next read should ask for."""
         return self._decoder.read_size_hint
 
+    @property
+    def body_remaining(self) -> int:
+        """Bytes still to come of a large frame body (0 when not in the middle of one)."""
+        return self._decoder.body_remaining
+
     def receive_data(self, data: bytes | bytearray) -> list[Event]:
         """Feed bytes from the peer; return the events they complete.
 

@@ -96,6 +96,11 @@ class FrameDecoder:
         return self._read_size
 
     @property
+    def body_remaining(self) -> int:
+        """Bytes still to come of a large body being received (0 outside body mode)."""
+        return self._body_remaining
+
+    @property
     def in_message(self) -> bool:
         """Whether frames of an unfinished multipart message have been decoded."""
         return bool(self._frames) or (self._body_remaining > 0 and not self._body_flags & COMMAND)
