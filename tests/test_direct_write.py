@@ -105,6 +105,25 @@ async def test_a_streaming_writer_sleeps_while_the_batch_gathers() -> None:
     assert 0 < writer_steps < count // 10
 
 
+async def test_a_gathering_writer_writes_the_tail_in_a_program_that_never_idles() -> None:
+    """The idle detection never fires while a task spins: the 10 ms deadline does."""
+    with trio.fail_after(10):
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
+            await wait_for_peers(push, 1)
+            async with trio.open_nursery() as nursery:
+
+                async def spin() -> None:
+                    while True:
+                        await trio.lowlevel.checkpoint()
+
+                nursery.start_soon(spin)
+                for i in range(300):  # a stream: the writer gathers after its first batch
+                    await push.send(b"%d" % i)
+                received = [await pull.recv() for _ in range(300)]
+                nursery.cancel_scope.cancel()
+            assert received == [b"%d" % i for i in range(300)]
+
+
 async def test_a_large_message_the_kernel_takes_in_part_is_finished_by_the_writer() -> None:
     big = bytes(range(256)) * (32 * 1024)  # 8 MiB: more than loopback buffers hold
     with trio.fail_after(20):
