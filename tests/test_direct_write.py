@@ -16,7 +16,8 @@ import pytest
 import trio
 
 import trio_zmq
-from trio_zmq._peer import PeerConnection, send_buffers
+from trio_zmq._peer import PeerConnection
+from trio_zmq._peer_writer import send_buffers
 
 from .helpers import linked, wait_for_peers, wait_until
 from .libzmq_peer import greeting, ready

@@ -7,8 +7,9 @@ pipe to serve, then runs two loops until either ends:
 * the reader parses every complete message of each chunk it receives and
   hands them to the pattern in one call, with no checkpoint per message; it
   stops reading while the pipe's inbound queue is at RCVHWM;
-* the writer takes every queued message at once and writes them in one
-  ``send_all`` (large bodies as their own buffers, never joined).
+* the writer (``_peer_writer.PeerWriter``) takes the queued messages at once
+  and writes them with ``os.writev`` (large bodies as their own buffers,
+  never joined).
 
 Expected failures (the peer closes, the network breaks, the peer breaks the
 protocol) end the connection quietly: they are logged, counted by the host
@@ -21,7 +22,7 @@ import enum
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import trio
@@ -29,26 +30,11 @@ import trio
 from . import _zmtp
 from ._heartbeat import Heartbeat
 from ._options import Options
+from ._peer_writer import Buffer, PeerWriter
 from ._pipe import Pipe
-
-try:
-    # trio.testing.wait_all_tasks_blocked is this very function, re-exported;
-    # importing trio.testing also imports pytest when it is installed (about
-    # 0.15 s), which a library should not make every program pay.
-    from trio._core._generated_run import wait_all_tasks_blocked as _wait_until_idle
-except ImportError:  # pragma: no cover - a trio that moved it
-    from trio.testing import wait_all_tasks_blocked as _wait_until_idle
 
 log = logging.getLogger("trio_zmq")
 T = TypeVar("T")
-
-#: Most buffers handed to one sendmsg call (Linux's IOV_MAX is 1024).
-IOV_MAX = 512
-
-#: A streaming batch is written once this many messages are queued ...
-GATHER_MESSAGES = 256
-#: ... or after this long, if the program never goes idle (see ``_gather``).
-GATHER_TIMEOUT = 0.01
 
 #: How long we try to send our READY to a peer we are rejecting.
 FLUSH_ON_ERROR_TIMEOUT = 1.0
@@ -70,63 +56,6 @@ class Outcome(enum.Enum):
     HEARTBEAT_TIMEOUT = "heartbeat timeout"
     #: The application closed it (STREAM: an empty message): do not reconnect (libzmq does not).
     CLOSED_LOCALLY = "closed locally"
-
-
-#: What the writer writes: encoded frames, or what is left of them after a partial write.
-Buffer = bytes | memoryview
-
-
-async def send_buffers(
-    stream: trio.abc.Stream, sock: trio.socket.SocketType | None, buffers: Sequence[Buffer]
-) -> None:
-    """Write buffers in order: ``writev`` calls on a socket (no join), else ``send_all``.
-
-    A checkpoint: one scheduler pass if the kernel took everything at once,
-    else the waits for room and nothing more (a write that takes part of
-    the buffers is followed at once by the next, not by a pass, as
-    ``trio.socket``'s ``sendmsg`` would). If cancelled, an unknown part was
-    written (the connection is then broken, as any cancelled stream write
-    leaves it).
-    """
-    if sock is None:
-        for buffer in buffers:
-            await stream.send_all(buffer)
-        return
-    await trio.lowlevel.checkpoint_if_cancelled()
-    fd = sock.fileno()
-    pending = list(buffers)
-    first = 0
-    waited = False
-    while first < len(pending):
-        try:
-            sent = os.writev(fd, pending[first : first + IOV_MAX])
-        except BlockingIOError:
-            await trio.lowlevel.wait_writable(fd)
-            waited = True
-            continue
-        while sent:
-            size = len(pending[first])
-            if sent >= size:
-                sent -= size
-                first += 1
-            else:
-                pending[first] = memoryview(pending[first])[sent:]
-                sent = 0
-    if not waited:
-        await trio.lowlevel.cancel_shielded_checkpoint()
-
-
-def _unsent(buffers: list[bytes], sent: int) -> list[Buffer]:
-    """What is left of ``buffers`` after the first ``sent`` bytes were written (no copy)."""
-    for i, buffer in enumerate(buffers):
-        size = len(buffer)
-        if sent < size:
-            rest: list[Buffer] = list(buffers[i:])
-            if sent:
-                rest[0] = memoryview(buffer)[sent:]
-            return rest
-        sent -= size
-    return []
 
 
 class PeerHost(Protocol):
@@ -151,7 +80,7 @@ class PeerHost(Protocol):
         ...
 
 
-class PeerConnection:
+class PeerConnection(PeerWriter):
     """One connection to one peer, from greeting to close."""
 
     def __init__(
@@ -496,87 +425,6 @@ class PeerConnection:
         self.host._peer_inbound(pipe, now, only_messages)
         return rest
 
-    async def _write_loop(self, pipe: Pipe) -> None:
-        try:
-            await self._write_batches(pipe)
-        finally:
-            if self._unfinished is not None:  # a direct write the connection took with it
-                self._unfinished = None
-                pipe.write_done(1, lost=True)
-
-    async def _write_batches(self, pipe: Pipe) -> None:
-        conn = self.conn
-        last_batch = 0
-        while True:
-            # The reader may have ended the connection while we were writing
-            # (our scope is cancelled); stop before touching the connection.
-            await trio.lowlevel.checkpoint_if_cancelled()
-            if self._unfinished is not None:
-                buffers, self._unfinished = self._unfinished, None
-                written = False
-                try:
-                    await self._send_buffers(buffers)
-                    written = True
-                finally:
-                    pipe.write_done(1, lost=not written)
-                last_batch = 1
-                continue
-            if not pipe.has_outbound and not conn.has_data_to_send():
-                if self._socket is not None:
-                    pipe.direct = self._direct_write
-                    if last_batch:
-                        pipe.direct_armed = True
-                try:
-                    await pipe.wait_outbound()
-                finally:
-                    pipe.direct = None
-                last_batch = 0
-                continue
-            if last_batch > 1:
-                await self._gather(pipe)
-            batch = pipe.take_outbound()
-            written = False
-            try:
-                await self._send_buffers(conn.encode_messages(batch))
-                written = True
-            finally:
-                pipe.write_done(len(batch), lost=not written)
-            last_batch = len(batch)
-
-    def _direct_write(self, msg: list[bytes]) -> bool:
-        """Write one message now, from the sender's step (the writer is idle).
-
-        Returns False, having done nothing, if the connection cannot take it
-        (the message then queues as usual). What the socket does not take at
-        once is left for the writer, the message counted as in flight; so is
-        a write that fails, for the writer to meet the error and end the
-        connection as it would have.
-        """
-        sock, pipe = self._socket, self.pipe
-        if (
-            sock is None
-            or pipe is None
-            or self.conn.stage is not _zmtp.Stage.TRAFFIC
-            or self._scope.cancel_called  # the connection is ending: queue it instead
-        ):
-            return False
-        buffers = self.conn.encode_messages([msg])
-        if len(buffers) > IOV_MAX:
-            self._unfinished = list(buffers)
-            pipe.start_direct()
-            return True
-        try:
-            sent = os.writev(sock.fileno(), buffers)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            sent = 0  # the writer will meet the error again and end the connection
-        rest = _unsent(buffers, sent)
-        if rest:
-            self._unfinished = rest
-            pipe.start_direct()
-        return True
-
     async def _heartbeat_loop(self, pipe: Pipe) -> None:
         def send_ping(ttl: float) -> None:
             if self.conn.stage is _zmtp.Stage.TRAFFIC:  # not if the reader just broke it
@@ -586,36 +434,6 @@ class PeerConnection:
         reason = await self._heartbeat.run(send_ping)
         self._fail(Outcome.HEARTBEAT_TIMEOUT, reason)
         self._scope.cancel()
-
-    async def _send_buffers(self, buffers: Sequence[Buffer]) -> None:
-        await send_buffers(self.stream, self._socket, buffers)
-
-    @staticmethod
-    async def _gather(pipe: Pipe) -> None:
-        """Streaming: let the next batch grow before writing it. A checkpoint.
-
-        Only after a batch of several messages, so a lone request or reply
-        is written at once. The writer sleeps, taking no scheduler pass of
-        its own, until whichever comes first: ``GATHER_MESSAGES`` queued (or
-        the pipe full, so a blocked sender is never kept waiting), every
-        task of the program blocked (nobody is going to add to the batch:
-        trio's idle detection, ``wait_all_tasks_blocked``), or
-        ``GATHER_TIMEOUT`` (a program that never goes idle).
-        """
-        queued = pipe.untaken_outbound
-        target = GATHER_MESSAGES
-        if pipe.sndhwm:
-            target = min(target, pipe.sndhwm - pipe.queued_outbound + queued)
-        if queued >= target or not pipe.can_write():
-            await trio.lowlevel.checkpoint()
-            return
-        pipe.gather_at = target
-        pipe.gather = scope = trio.move_on_after(GATHER_TIMEOUT)
-        try:
-            with scope:
-                await _wait_until_idle()
-        finally:
-            pipe.gather = None
 
     # --- failure handling --------------------------------------------------
 

@@ -29,7 +29,8 @@ from typing import Protocol
 import trio
 
 from ._options import Options
-from ._peer import Outcome, PeerConnection, send_buffers
+from ._peer import Outcome, PeerConnection
+from ._peer_writer import send_buffers
 from ._pipe import Pipe
 from ._zmtp import Event, HandshakeComplete
 
