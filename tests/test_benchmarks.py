@@ -95,12 +95,16 @@ def test_trio_zmq_bench_runs_the_suite_of_the_checkout() -> None:
 
 
 def test_the_suite_is_found_in_the_first_directory_that_has_it(tmp_path: Path) -> None:
-    empty, checkout = tmp_path / "empty", tmp_path / "checkout"
-    (checkout / "benchmarks").mkdir(parents=True)
+    empty, other, checkout = tmp_path / "empty", tmp_path / "other", tmp_path / "checkout"
     empty.mkdir()
+    for root in (other, checkout):
+        (root / "benchmarks").mkdir(parents=True)
+        (root / "benchmarks" / "__main__.py").write_text("")
+    (checkout / "trio_zmq").mkdir()
+    (checkout / "trio_zmq" / "__init__.py").write_text("")
     assert find_benchmarks([empty]) is None
-    (checkout / "benchmarks" / "__main__.py").write_text("")
-    assert find_benchmarks([empty, checkout]) == checkout
+    assert find_benchmarks([other]) is None  # another project's benchmarks/
+    assert find_benchmarks([empty, other, checkout]) == checkout
 
 
 def test_bench_without_a_checkout_says_where_the_suite_is(

@@ -19,7 +19,7 @@ import trio_zmq
 from trio_zmq._peer import PeerConnection
 from trio_zmq._peer_writer import send_buffers
 
-from .helpers import linked, wait_for_peers, wait_until
+from .helpers import LOOPBACK, linked, wait_for_peers, wait_until
 from .libzmq_peer import greeting, ready
 
 
@@ -107,7 +107,7 @@ async def test_a_streaming_writer_sleeps_while_the_batch_gathers() -> None:
 
 
 async def test_a_gathering_writer_writes_the_tail_in_a_program_that_never_idles() -> None:
-    """The idle detection never fires while a task spins: the 10 ms deadline does."""
+    """The idle detection never fires while a task spins: the 2 ms deadline does."""
     with trio.fail_after(10):
         async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await wait_for_peers(push, 1)
@@ -194,3 +194,89 @@ async def test_a_write_the_kernel_takes_in_parts_goes_on_without_a_scheduler_pas
         while len(received) < 5500:
             received += await right.recv(10000)
         assert received == b"x" * 3000 + b"y" * 2500
+
+
+async def test_aclose_ends_a_gathering_writer_so_linger_does_not_drop_the_tail() -> None:
+    """A stream's tail queued when ``aclose`` starts is written within ``linger``.
+
+    (Found by review, helper-15.)
+
+    In a program that never goes idle (here a spinning task; in practice any
+    other traffic), the writer's gather waits for its deadline, and
+    nothing (``aclose``, the linger wait) ends it: with a linger shorter than
+    that, messages the connection could take at once are dropped.
+    """
+    count = 300
+    with trio.fail_after(10):
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH, connect_options={"linger": 0.005}) as (
+            pull,
+            push,
+        ):
+            await wait_for_peers(push, 1)
+            async with trio.open_nursery() as nursery:
+
+                async def spin() -> None:
+                    while True:
+                        await trio.lowlevel.checkpoint()
+
+                nursery.start_soon(spin)
+                for i in range(count):  # a stream: the writer gathers after its first batch
+                    await push.send(b"%d" % i)
+                await push.aclose()
+                nursery.cancel_scope.cancel()
+            assert push.statistics().messages_dropped == 0
+            received = [await pull.recv() for _ in range(count)]
+            assert received == [b"%d" % i for i in range(count)]
+
+
+async def test_disconnect_linger_writes_the_tail_of_a_gathered_stream() -> None:
+    """The same through ``disconnect``: the retired pipe's linger wait ends first."""
+    count = 300
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL) as pull,
+            trio_zmq.open_socket(trio_zmq.PUSH, linger=0.005) as push,
+        ):
+            endpoint = await pull.bind(LOOPBACK)
+            push.connect(endpoint)
+            await wait_for_peers(push, 1)
+            async with trio.open_nursery() as nursery:
+
+                async def spin() -> None:
+                    while True:
+                        await trio.lowlevel.checkpoint()
+
+                nursery.start_soon(spin)
+                for i in range(count):
+                    await push.send(b"%d" % i)
+                push.disconnect(endpoint)
+                await wait_until(lambda: push.statistics().peers == 0)
+                nursery.cancel_scope.cancel()
+            assert push.statistics().messages_dropped == 0
+            received = [await pull.recv() for _ in range(count)]
+            assert received == [b"%d" % i for i in range(count)]
+
+
+async def test_a_huge_write_the_kernel_takes_at_once_still_yields_every_4_mib(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Other tasks run while a 10 MiB batch goes out, even if no write ever blocks."""
+    taken: list[int] = []
+
+    def writev_all(fd: int, buffers: list[bytes | memoryview]) -> int:
+        taken.append(sum(len(b) for b in buffers[:1]))
+        return len(buffers[0])  # the whole first buffer, as a kernel with room would
+
+    left, right = trio.socket.socketpair()
+    with left, right, trio.fail_after(10):
+        counter = StepCounter()
+        me = trio.lowlevel.current_task()
+        monkeypatch.setattr(os, "writev", writev_all)
+        trio.lowlevel.add_instrument(counter)
+        try:
+            await send_buffers(trio.SocketStream(left), left, [bytes(1024 * 1024)] * 10)
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+            monkeypatch.undo()
+    assert sum(taken) == 10 * 1024 * 1024
+    assert counter.steps[me.name] == 2  # after 4 MiB and after 8 MiB

@@ -254,9 +254,15 @@ async def run_demo(messages: int) -> None:
 
 
 def find_benchmarks(candidates: Iterable[Path]) -> Path | None:
-    """The first of ``candidates`` that holds the benchmark suite (``benchmarks/``)."""
+    """The first of ``candidates`` that is a trio_zmq checkout with its benchmark suite.
+
+    Another project's ``benchmarks/`` is not taken: the directory must hold
+    the ``trio_zmq`` package beside it.
+    """
     for root in candidates:
-        if (root / "benchmarks" / "__main__.py").is_file():
+        if (root / "benchmarks" / "__main__.py").is_file() and (
+            root / "trio_zmq" / "__init__.py"
+        ).is_file():
             return root
     return None
 

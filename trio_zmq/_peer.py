@@ -36,6 +36,9 @@ from ._pipe import Pipe
 log = logging.getLogger("trio_zmq")
 T = TypeVar("T")
 
+#: The most a reader reads on inside a large body in one scheduler step.
+READ_ON_BUDGET = 4 * 1024 * 1024
+
 #: How long we try to send our READY to a peer we are rejecting.
 FLUSH_ON_ERROR_TIMEOUT = 1.0
 
@@ -102,7 +105,7 @@ class PeerConnection(PeerWriter):
         self._heartbeat = Heartbeat(
             options.heartbeat_ivl, options.heartbeat_ttl, options.heartbeat_timeout
         )
-        # With a real socket, several buffers go out in one sendmsg call.
+        # With a real socket: os.writev of several buffers, and direct reads of the fd.
         self._socket: trio.socket.SocketType | None = (
             stream.socket if isinstance(stream, trio.SocketStream) else None
         )
@@ -268,26 +271,41 @@ class PeerConnection(PeerWriter):
 
         A 1 MiB body comes in several reads; each further piece read at once
         saves a wait for the socket and a scheduler pass. Stops at the end of
-        the body (one body per step at most), when the socket is drained, or
-        with messages to deliver. The end of the stream and errors are left
-        in ``_borrowed_end`` for the reader's loop, as a borrower leaves them.
+        the body, when the socket is drained, with messages to deliver, or
+        after ``READ_ON_BUDGET`` bytes (a huge body still lets other tasks
+        run). The end of the stream and errors are left in ``_borrowed_end``
+        for the reader's loop, as a borrower leaves them.
+        """
+        conn = self.conn
+        budget = READ_ON_BUDGET
+        while conn.body_remaining and not self._backlog and budget > 0:
+            got = self._read_now()
+            if not got:
+                return
+            budget -= got
+
+    def _read_now(self) -> int:
+        """One read from the socket, decoded into the backlog (sync); bytes read.
+
+        0 if nothing came: the socket is drained (``_drained``), or the stream
+        ended or failed (left in ``_borrowed_end`` for the reader's loop).
         """
         assert self._socket is not None
-        conn = self.conn
-        fd = self._socket.fileno()
+        size = self.conn.read_size_hint
         try:
-            while conn.body_remaining and not self._backlog:
-                size = conn.read_size_hint
-                data = os.read(fd, size)
-                if not data:
-                    self._borrowed_end = EOFError()
-                    return
-                self._drained = len(data) < size
-                self._decode(data)
+            data = os.read(self._socket.fileno(), size)
+            if not data:
+                self._borrowed_end = EOFError()
+                return 0
+            self._drained = len(data) < size
+            self._decode(data)
         except BlockingIOError:
             self._drained = True
+            return 0
         except (OSError, _zmtp.ProtocolError) as exc:
             self._borrowed_end = exc
+            return 0
+        return len(data)
 
     def _decode(self, data: bytes | bytearray) -> None:
         """Decode a chunk into the backlog; wake the writer if replies are due."""
@@ -373,20 +391,8 @@ class PeerConnection(PeerWriter):
         once the socket is given back.
         """
         pipe = self.pipe
-        assert self._lent and self._socket is not None and pipe is not None
-        size = self.conn.read_size_hint
-        try:
-            data = os.read(self._socket.fileno(), size)
-            if not data:
-                self._borrowed_end = EOFError()
-                return
-            self._drained = len(data) < size
-            self._decode(data)
-        except BlockingIOError:
-            self._drained = True
-            return
-        except (OSError, _zmtp.ProtocolError) as exc:
-            self._borrowed_end = exc
+        assert self._lent and pipe is not None
+        if not self._read_now():
             return
         self._read_rest_of_body()
         room = pipe.inbound_room()

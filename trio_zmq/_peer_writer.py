@@ -27,13 +27,16 @@ except ImportError:  # pragma: no cover - a trio that moved it
     from trio.testing import wait_all_tasks_blocked as _wait_until_idle
 
 
-#: Most buffers handed to one sendmsg call (Linux's IOV_MAX is 1024).
+#: Most buffers handed to one writev call (Linux's IOV_MAX is 1024).
 IOV_MAX = 512
+
+#: The most one write goes on without yielding, once the kernel takes it at once.
+WRITE_ON_BUDGET = 4 * 1024 * 1024
 
 #: A streaming batch is written once this many messages are queued ...
 GATHER_MESSAGES = 256
 #: ... or after this long, if the program never goes idle (see ``_gather``).
-GATHER_TIMEOUT = 0.01
+GATHER_TIMEOUT = 0.002
 
 
 #: What the writer writes: encoded frames, or what is left of them after a partial write.
@@ -58,16 +61,23 @@ async def send_buffers(
         return
     await trio.lowlevel.checkpoint_if_cancelled()
     fd = sock.fileno()
-    pending = list(buffers)
+    pending = [b for b in buffers if len(b)]
     first = 0
     waited = False
+    unyielded = 0  # bytes written since the task last yielded
     while first < len(pending):
+        if unyielded >= WRITE_ON_BUDGET:  # a huge write still lets other tasks run
+            await trio.lowlevel.checkpoint()
+            unyielded = 0
+            waited = True
         try:
             sent = os.writev(fd, pending[first : first + IOV_MAX])
         except BlockingIOError:
             await trio.lowlevel.wait_writable(fd)
+            unyielded = 0
             waited = True
             continue
+        unyielded += sent
         while sent:
             size = len(pending[first])
             if sent >= size:
@@ -204,7 +214,7 @@ class PeerWriter:
         target = GATHER_MESSAGES
         if pipe.sndhwm:
             target = min(target, pipe.sndhwm - pipe.queued_outbound + queued)
-        if queued >= target or not pipe.can_write():
+        if queued >= target or pipe.flushing or not pipe.can_write():
             await trio.lowlevel.checkpoint()
             return
         pipe.gather_at = target

@@ -88,6 +88,7 @@ class Pipe:
         "direct_armed",
         "dropped",
         "endpoint",
+        "flushing",
         "gather",
         "gather_at",
         "lender",
@@ -122,9 +123,11 @@ class Pipe:
         #: The connection's reader, while it can lend its socket to a receiver.
         self.lender: Lender | None = None
         #: The writer's wait while a streaming batch gathers (see
-        #: ``PeerConnection._gather``), cancelled once ``gather_at`` are queued.
+        #: ``PeerWriter._gather``), cancelled once ``gather_at`` are queued.
         self.gather: CancelScope | None = None
         self.gather_at = 0
+        #: Closing or retiring: write what is queued without gathering.
+        self.flushing = False
 
     def __repr__(self) -> str:
         return f"<Pipe {self.endpoint} out={len(self._out)} in={len(self._in)}>"
@@ -161,6 +164,15 @@ class Pipe:
         if self.gather is not None:
             self.gather.cancel()
             self.gather = None
+
+    def flush_now(self) -> None:
+        """The socket closes or lets go of this peer: write what is queued now.
+
+        Ends a gather in progress and keeps the writer from starting another,
+        so the queue goes out within ``linger`` in a program that is never idle.
+        """
+        self.flushing = True
+        self.end_gather()
 
     def start_direct(self) -> None:
         """A direct write could not finish: the writer finishes it (one message in flight)."""

@@ -134,6 +134,7 @@ class PipeSet:
             return
         self._detach_from_pattern(pipe)
         self._counters.messages_dropped += pipe.discard_inbound()
+        pipe.flush_now()
         linger = self._options.linger
         if pipe.flushed() or pipe.dead or linger == 0:
             stop()
@@ -156,6 +157,11 @@ class PipeSet:
             drained, self._drained = self._drained, []
             for pipe in drained:
                 self._detach(pipe)
+
+    def flush_all_now(self) -> None:
+        """The socket is closing: every writer writes what is queued, without gathering."""
+        for pipe in self.pipes:
+            pipe.flush_now()
 
     def all_flushed(self) -> bool:
         """Nothing is queued for any peer, nor being written."""

@@ -10,7 +10,7 @@ pipe the socket gives it:
   pattern as one single-frame message, and stops reading while the pipe's
   inbound queue is at RCVHWM (TCP then pushes back on the peer);
 * the writer writes each queued message's bytes as they are, several at
-  once in one ``sendmsg`` when it can; an empty message is the STREAM
+  once in one ``writev`` when it can; an empty message is the STREAM
   pattern's "close this connection": everything queued before it is
   written, then the connection is closed and not remade;
 * when the peer closes the connection or the network fails, one more empty
@@ -91,7 +91,7 @@ class RawPeerConnection:
         self._ready = False
         #: The peer closed the connection or the network failed (not us).
         self._peer_gone = False
-        # With a real socket, several buffers go out in one sendmsg call.
+        # With a real socket, several buffers go out in one writev call.
         self._socket: trio.socket.SocketType | None = (
             stream.socket if isinstance(stream, trio.SocketStream) else None
         )

@@ -507,6 +507,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         self._stop_listening()
         self._pipeset.send_lot.unpark_all()
         self._pipeset.wake_receivers()
+        self._pipeset.flush_all_now()
         try:
             linger = self._options.linger
             queued = self._pipeset.queued_outbound()

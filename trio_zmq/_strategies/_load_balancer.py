@@ -52,8 +52,7 @@ class LoadBalancer(Generic[P]):
             pipe = pipes[s.current]
             if pipe.can_write():
                 pipe.write(msg)
-                if s.active:
-                    s.current = (s.current + 1) % s.active
+                s.current = (s.current + 1) % s.active  # still active: it took the message
                 return pipe
             s.deactivate_at(s.current)
         return None
