@@ -107,7 +107,7 @@ async def test_a_streaming_writer_sleeps_while_the_batch_gathers() -> None:
 
 
 async def test_a_gathering_writer_writes_the_tail_in_a_program_that_never_idles() -> None:
-    """The idle detection never fires while a task spins: the 2 ms deadline does."""
+    """The idle detection never fires while a task spins: the deadline does."""
     with trio.fail_after(10):
         async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await wait_for_peers(push, 1)

@@ -36,7 +36,7 @@ WRITE_ON_BUDGET = 4 * 1024 * 1024
 #: A streaming batch is written once this many messages are queued ...
 GATHER_MESSAGES = 256
 #: ... or after this long, if the program never goes idle (see ``_gather``).
-GATHER_TIMEOUT = 0.002
+GATHER_TIMEOUT = 0.005
 
 
 #: What the writer writes: encoded frames, or what is left of them after a partial write.
