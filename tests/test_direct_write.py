@@ -106,18 +106,19 @@ async def test_a_streaming_writer_sleeps_while_the_batch_gathers() -> None:
     assert 0 < writer_steps < count // 10
 
 
+async def spin_forever() -> None:
+    """A task that never blocks: the program never goes idle while it runs."""
+    while True:
+        await trio.lowlevel.checkpoint()
+
+
 async def test_a_gathering_writer_writes_the_tail_in_a_program_that_never_idles() -> None:
     """The idle detection never fires while a task spins: the deadline does."""
     with trio.fail_after(10):
         async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await wait_for_peers(push, 1)
             async with trio.open_nursery() as nursery:
-
-                async def spin() -> None:
-                    while True:
-                        await trio.lowlevel.checkpoint()
-
-                nursery.start_soon(spin)
+                nursery.start_soon(spin_forever)
                 for i in range(300):  # a stream: the writer gathers after its first batch
                     await push.send(b"%d" % i)
                 received = [await pull.recv() for _ in range(300)]
@@ -214,12 +215,7 @@ async def test_aclose_ends_a_gathering_writer_so_linger_does_not_drop_the_tail()
         ):
             await wait_for_peers(push, 1)
             async with trio.open_nursery() as nursery:
-
-                async def spin() -> None:
-                    while True:
-                        await trio.lowlevel.checkpoint()
-
-                nursery.start_soon(spin)
+                nursery.start_soon(spin_forever)
                 for i in range(count):  # a stream: the writer gathers after its first batch
                     await push.send(b"%d" % i)
                 await push.aclose()
@@ -241,12 +237,7 @@ async def test_disconnect_linger_writes_the_tail_of_a_gathered_stream() -> None:
             push.connect(endpoint)
             await wait_for_peers(push, 1)
             async with trio.open_nursery() as nursery:
-
-                async def spin() -> None:
-                    while True:
-                        await trio.lowlevel.checkpoint()
-
-                nursery.start_soon(spin)
+                nursery.start_soon(spin_forever)
                 for i in range(count):
                     await push.send(b"%d" % i)
                 push.disconnect(endpoint)
