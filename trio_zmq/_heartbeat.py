@@ -36,7 +36,13 @@ class Heartbeat:
         self.timeout = self.ivl if timeout is None else timeout
         self._ping_deadline: float | None = None  # our PING's timeout
         self._ttl_deadline: float | None = None  # the peer's PING's TTL
+        self._pinged = False  # the peer has sent a PING
         self._wake = ParkingLot()
+
+    @property
+    def quiet(self) -> bool:
+        """No heartbeats either way so far: nothing needs a prompt read."""
+        return not self.ivl and not self._pinged
 
     def received(self, events: Iterable[_zmtp.Event] | None) -> None:
         """The reader got data; ``events`` are its decoded events if any are commands."""
@@ -44,6 +50,8 @@ class Heartbeat:
         if events is None:
             return
         for event in events:
+            if type(event) is _zmtp.Ping:
+                self._pinged = True
             if type(event) is _zmtp.Ping and event.ttl > 0:
                 self._ttl_deadline = trio.current_time() + event.ttl
                 self._wake.unpark_all()

@@ -39,6 +39,10 @@ T = TypeVar("T")
 #: The most a reader reads on inside a large body in one scheduler step.
 READ_ON_BUDGET = 4 * 1024 * 1024
 
+#: How long a socket that a receiver has read and left stays unwatched
+#: before the reader takes it back (see ``give_back``).
+REST_TIME = 0.01
+
 #: How long we try to send our READY to a peer we are rejecting.
 FLUSH_ON_ERROR_TIMEOUT = 1.0
 
@@ -125,6 +129,14 @@ class PeerConnection(PeerWriter):
         #: The socket is lent to a receiver; the reader waits in ``_lent_lot``.
         self._lent = False
         self._lent_lot = trio.lowlevel.ParkingLot()
+        #: A receiver gave the socket back and nobody watches it until the
+        #: reader's ``REST_TIME`` ends, or another receiver borrows or pulls it.
+        self._resting = False
+        #: The reader waits in ``_lent_lot`` with its ``REST_TIME`` running.
+        self._timed_park = False
+        #: XPUB acts on what it receives (subscriptions) when it sends:
+        #: its socket is always read as soon as data comes.
+        self._may_rest = host.socket_type is not _zmtp.SocketType.XPUB
         #: The borrower met the end of the stream (EOFError) or an error.
         self._borrowed_end: BaseException | None = None
         #: The borrower's wait, cancelled when the connection ends.
@@ -171,6 +183,7 @@ class PeerConnection(PeerWriter):
 
     def close(self) -> None:
         """End the connection now (sync)."""
+        self._resting = False  # no receiver may borrow it from here on
         self._scope.cancel()
 
     # --- handshake ---------------------------------------------------------
@@ -232,6 +245,7 @@ class PeerConnection(PeerWriter):
                     return
         finally:
             self._reader_scope = None
+            self._resting = False
             if pipe.lender is self:
                 pipe.lender = None
 
@@ -248,8 +262,8 @@ class PeerConnection(PeerWriter):
                 self._backlog = self._deliver(pipe, self._backlog, self._only_messages, room)
                 self._settle = True
                 continue
-            if self._lent:
-                await self._lent_lot.park()
+            if self._lent or self._resting:
+                await self._wait_while_lent()
                 self._settle = True
                 continue
             if self._borrowed_end is not None:
@@ -265,6 +279,25 @@ class PeerConnection(PeerWriter):
             self._decode(data)
             if self._socket is not None:
                 self._read_rest_of_body()
+
+    async def _wait_while_lent(self) -> None:
+        """Wait while a receiver has the socket, and while it rests after one.
+
+        In a request/reply loop the receiver is back within a round trip, so
+        the reader does not take the socket back at each ``give_back`` (a
+        scheduler step per message) but when ``REST_TIME`` has passed with
+        the socket resting; after a longer borrow it waits for the
+        ``give_back`` itself.
+        """
+        self._timed_park = True
+        try:
+            with trio.move_on_after(REST_TIME):
+                await self._lent_lot.park()
+        finally:
+            self._timed_park = False
+        if self._lent:
+            await self._lent_lot.park()  # a long wait: give_back wakes us
+        self._resting = False
 
     def _read_rest_of_body(self) -> None:
         """Inside a large body, read on while the socket has more (sync).
@@ -370,6 +403,11 @@ class PeerConnection(PeerWriter):
         Refused while the reader has undelivered messages or the connection
         is ending.
         """
+        if self._resting:
+            self._resting = False  # nobody watches it: no wait to end
+            self._lent = True
+            assert self._socket is not None
+            return self._socket.fileno()
         if (
             self._lent
             or self._backlog
@@ -390,8 +428,12 @@ class PeerConnection(PeerWriter):
         The end of the stream and errors are left for the reader to act on
         once the socket is given back.
         """
+        assert self._lent
+        self._read_and_deliver()
+
+    def _read_and_deliver(self) -> None:
         pipe = self.pipe
-        assert self._lent and pipe is not None
+        assert pipe is not None
         if not self._read_now():
             return
         self._read_rest_of_body()
@@ -404,10 +446,45 @@ class PeerConnection(PeerWriter):
                 self._backlog = []
                 self._borrowed_end = exc
 
-    def give_back(self) -> None:
-        """The borrower is done: the reader takes the socket back."""
+    def give_back(self, *, rest: bool) -> None:
+        """The borrower is done: the socket rests, or the reader takes it back now.
+
+        It rests if ``rest`` (the socket's only peer: no other pipe's messages
+        wait behind this one's) and nothing needs the reader: no undelivered
+        messages, no end of stream, no heartbeats (a PING must be answered
+        and a PONG seen in time). A resting socket is read by the next
+        receiver (``lend``, ``pull``) or, after ``REST_TIME``, by the reader.
+        """
         self._lent = False
-        self._lent_lot.unpark_all()
+        if (
+            rest
+            and self._timed_park
+            and self._may_rest
+            and not self._backlog
+            and self._borrowed_end is None
+            and self._heartbeat.quiet
+        ):
+            self._resting = True
+        else:
+            self._lent_lot.unpark_all()
+
+    def pull(self) -> bool:
+        """Read a resting socket now, for a receiver that found nothing (sync).
+
+        Returns whether the socket was resting (and so was read).
+        """
+        if not self._resting:
+            return False
+        self._read_and_deliver()
+        if self._backlog or self._borrowed_end is not None:
+            self.stop_resting()  # the reader acts on them
+        return True
+
+    def stop_resting(self) -> None:
+        """The reader takes a resting socket back now (another pipe came)."""
+        if self._resting:
+            self._resting = False
+            self._lent_lot.unpark_all()
 
     def _deliver(
         self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool, room: int | None
@@ -439,7 +516,7 @@ class PeerConnection(PeerWriter):
 
         reason = await self._heartbeat.run(send_ping)
         self._fail(Outcome.HEARTBEAT_TIMEOUT, reason)
-        self._scope.cancel()
+        self.close()
 
     # --- failure handling --------------------------------------------------
 
@@ -459,7 +536,7 @@ class PeerConnection(PeerWriter):
             self._fail(Outcome.CLOSED, exc)
             result = None
         if result is None:
-            self._scope.cancel()
+            self.close()
         return result
 
     def _fail(self, outcome: Outcome, exc: BaseException | str | None) -> None:

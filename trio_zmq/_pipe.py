@@ -67,8 +67,14 @@ class Lender(Protocol):
     def read_lent(self) -> None:
         """Read what the socket has and deliver it, as the reader would."""
 
-    def give_back(self) -> None:
-        """The borrower is done."""
+    def give_back(self, *, rest: bool) -> None:
+        """The borrower is done; ``rest``: the socket may rest unwatched a while."""
+
+    def pull(self) -> bool:
+        """Read a resting socket now (sync); whether it was resting."""
+
+    def stop_resting(self) -> None:
+        """A resting socket is taken back by its reader now."""
 
 
 class Pipe:

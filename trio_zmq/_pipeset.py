@@ -50,7 +50,7 @@ class PipeSet:
         """A pipe for a new peer, attached to the pattern if it takes it."""
         opts = self._options
         pipe = Pipe(self, sndhwm=opts.sndhwm, rcvhwm=opts.rcvhwm, endpoint=endpoint)
-        self.pipes.add(pipe)
+        self._add(pipe)
         self.attach(pipe)
         return pipe
 
@@ -58,10 +58,18 @@ class PipeSet:
         """A pipe to link to another socket's; attached now if ``attach``."""
         opts = self._options
         pipe = InprocPipe(self, host, sndhwm=opts.sndhwm, rcvhwm=opts.rcvhwm, endpoint=endpoint)
-        self.pipes.add(pipe)
+        self._add(pipe)
         if attach:
             self.attach(pipe)
         return pipe
+
+    def _add(self, pipe: Pipe) -> None:
+        self.pipes.add(pipe)
+        if len(self.pipes) == 2:
+            # No more borrowing: a socket resting unwatched is read by its reader again.
+            for other in self.pipes:
+                if other.lender is not None:
+                    other.lender.stop_resting()
 
     def attach(self, pipe: Pipe) -> None:
         """Offer the pipe to the pattern (PAIR may refuse it)."""
@@ -109,6 +117,19 @@ class PipeSet:
                         return
         await self.recv_lot.park()
 
+    def pull(self) -> bool:
+        """Read the single peer's socket now if it rests unwatched (sync).
+
+        For ``recv_nowait`` finding nothing queued: whatever has come since
+        a receiver last read the socket itself. Returns whether it was read.
+        """
+        if len(self.pipes) == 1 and self._borrowed is None:
+            for pipe in self.pipes:
+                lender = pipe.lender
+                if lender is not None and pipe.attached and not pipe.dead:
+                    return lender.pull()
+        return False
+
     async def _borrow(self, pipe: Pipe, lender: Lender, fd: int) -> None:
         self._borrowed = pipe
         self._borrow_scope = lender.borrow_scope = scope = trio.CancelScope()
@@ -120,7 +141,7 @@ class PipeSet:
             pass  # the connection ended and closed the socket: its reader acts on it
         finally:
             self._borrowed = self._borrow_scope = lender.borrow_scope = None
-            lender.give_back()
+            lender.give_back(rest=len(self.pipes) == 1)
 
     def retire(self, pipe: Pipe | None, stop: Callable[[], None]) -> None:
         """End a connection as libzmq ends a session (disconnect, unbind).

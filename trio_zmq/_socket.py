@@ -295,6 +295,14 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
 
     def recv_multipart_nowait(self) -> list[bytes]:
         """Take the next message, or raise ``trio.WouldBlock``. Not a checkpoint."""
+        try:
+            return self._take_message()
+        except trio.WouldBlock:
+            if not self._pipeset.pull():
+                raise
+        return self._take_message()
+
+    def _take_message(self) -> list[bytes]:
         if self._state is not _State.OPEN or not self._pattern.can_recv:
             self._check_can_recv()
         msg = self._pattern.recv()
@@ -313,6 +321,16 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         Not a checkpoint. A multipart message raises
         :class:`MultipartMessageError` and stays in place for ``recv_multipart``.
         """
+        try:
+            return self._take_single()
+        except trio.WouldBlock:
+            if not self._pipeset.pull():
+                raise
+        return self._take_single()
+
+    def _take_single(self) -> bytes:
+        # recv_nowait without reading a resting socket (see PipeSet.pull):
+        # recv's attempts, which wait on that socket when nothing is queued.
         if self._state is not _State.OPEN or not self._pattern.can_recv:
             self._check_can_recv()
         msg = self._pattern.recv_single()
@@ -338,7 +356,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         A checkpoint. If cancelled, no message was taken (DESIGN 3.3).
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self.recv_multipart_nowait, self._pipeset.wait_for_message)
+        return await self._blocking(self._take_message, self._pipeset.wait_for_message)
 
     async def recv(self) -> bytes:
         """Receive the next message, which must have one frame.
@@ -348,9 +366,9 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         """
         await checkpoint_if_cancelled()
         try:
-            frame = self.recv_nowait()  # first attempt inlined, as in send
+            frame = self._take_single()  # first attempt inlined, as in send
         except trio.WouldBlock:
-            return await self._retry(self.recv_nowait, self._pipeset.wait_for_message)
+            return await self._retry(self._take_single, self._pipeset.wait_for_message)
         await cancel_shielded_checkpoint()
         return frame
 
