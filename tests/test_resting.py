@@ -120,6 +120,11 @@ async def test_recv_nowait_reads_a_resting_socket(
             parts: list[list[bytes]] = []
             await wait_until(lambda: taken(pull.recv_multipart_nowait, parts))
             assert parts == [[b"third", b"part"]]
+            await push.send_many([[b"4"], [b"5"]])
+            batches: list[list[list[bytes]]] = []
+            while sum(map(len, batches)) < 2:
+                await wait_until(lambda: taken(pull.recv_many_nowait, batches))
+            assert [m for batch in batches for m in batch] == [[b"4"], [b"5"]]
 
 
 async def test_the_reader_takes_a_resting_socket_back(
@@ -168,6 +173,73 @@ async def test_a_second_peer_ends_the_rest(
             # With two peers nobody borrows: the first peer's reader reads it.
             await first.send(b"from the first")
             assert await pull.recv() == b"from the first"
+
+
+async def test_a_receiver_waiting_behind_a_cancelled_borrower_gets_the_next_message(
+    zctx: zmq.Context[Any], transport: str, binds: str, long_rests: None
+) -> None:
+    with trio.fail_after(10), libzmq_socket(zctx, zmq.PUSH) as push:
+        async with (
+            linked_to_libzmq(push, zmq.PULL, transport, binds) as pull,
+            trio.open_nursery() as nursery,
+        ):
+            first = trio.CancelScope()
+            received: list[bytes] = []
+
+            async def borrow_then_give_up() -> None:
+                with first:
+                    await pull.recv()
+
+            async def receive() -> None:
+                received.append(await pull.recv())
+
+            nursery.start_soon(borrow_then_give_up)
+            await wait_until(lambda: pull._pipeset._borrowed is not None)
+            nursery.start_soon(receive)
+            await wait_until(lambda: bool(pull._pipeset.recv_lot))
+            first.cancel()  # the borrower leaves with nothing: the other receiver borrows
+            await push.send(b"for the second")
+            await wait_until(lambda: received == [b"for the second"])
+
+
+async def test_a_closing_connection_never_rests(
+    zctx: zmq.Context[Any], long_rests: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # close() and the borrower's give-back in one scheduler batch, before the
+    # reader runs: whichever order they take, the socket must not rest (a
+    # receiver would then borrow the socket of a closing connection).
+    rested_closing: list[PeerConnection] = []
+    give_back = PeerConnection.give_back
+
+    def checked(self: PeerConnection, *, rest: bool) -> None:
+        give_back(self, rest=rest)
+        if self._resting and self._closing:
+            rested_closing.append(self)
+
+    monkeypatch.setattr(PeerConnection, "give_back", checked)
+    with trio.fail_after(20), libzmq_socket(zctx, zmq.PUSH) as push:
+        for _ in range(20):
+            async with linked_to_libzmq(push, zmq.PULL, "tcp", "libzmq") as pull:
+                await close_while_borrowing(pull)
+    assert rested_closing == []
+
+
+async def close_while_borrowing(pull: trio_zmq.Socket) -> None:
+    conn = connection(pull)
+    async with trio.open_nursery() as nursery:
+        borrower = trio.CancelScope()
+
+        async def borrow() -> None:
+            with borrower:
+                await pull.recv()
+
+        nursery.start_soon(borrow)
+        await wait_until(lambda: pull._pipeset._borrowed is not None and conn._timed_park)
+        conn.close()
+        borrower.cancel()
+    await wait_until(lambda: pull.statistics().peers == 0)
+    assert conn.lend() is None
+    assert not conn.pull()
 
 
 async def test_a_socket_with_heartbeats_never_rests(

@@ -99,8 +99,15 @@ class SocketBatches:
         order ``recv_multipart`` would have returned them. REQ and REP,
         which alternate sending and receiving, return at most one.
         """
-        if max_messages is not None and (type(max_messages) is not int or max_messages < 1):
-            raise ValueError(f"max_messages must be a positive int or None, not {max_messages!r}")
+        _check_max_messages(max_messages)
+        try:
+            return self._take_many(max_messages)
+        except trio.WouldBlock:
+            if not self._pipeset.pull():  # a resting socket may have more (PipeSet.pull)
+                raise
+        return self._take_many(max_messages)
+
+    def _take_many(self, max_messages: int | None) -> list[list[bytes]]:
         self._check_can_recv()
         limit = 1 if self._pattern.alternates else max_messages or sys.maxsize
         recv = self._pattern.recv
@@ -127,7 +134,13 @@ class SocketBatches:
         whole batch: the way past the one-checkpoint-per-message floor of
         :meth:`recv_multipart`. If cancelled, no message was taken (DESIGN 3.3).
         """
+        _check_max_messages(max_messages)
         await checkpoint_if_cancelled()
         return await self._blocking(
-            lambda: self.recv_many_nowait(max_messages), self._pipeset.wait_for_message
+            lambda: self._take_many(max_messages), self._pipeset.wait_for_message
         )
+
+
+def _check_max_messages(max_messages: int | None) -> None:
+    if max_messages is not None and (type(max_messages) is not int or max_messages < 1):
+        raise ValueError(f"max_messages must be a positive int or None, not {max_messages!r}")

@@ -22,9 +22,9 @@ import math
 from collections.abc import Callable, Iterable
 
 import trio
-from trio.lowlevel import ParkingLot
 
 from . import _zmtp
+from ._waiters import Waiters
 
 
 class Heartbeat:
@@ -37,7 +37,7 @@ class Heartbeat:
         self._ping_deadline: float | None = None  # our PING's timeout
         self._ttl_deadline: float | None = None  # the peer's PING's TTL
         self._pinged = False  # the peer has sent a PING
-        self._wake = ParkingLot()
+        self._wake = Waiters()
 
     @property
     def quiet(self) -> bool:

@@ -93,8 +93,11 @@ class InprocPipe(Pipe):
             # The receiving pattern only queues messages (PULL, DEALER, PAIR
             # ...): queue it there directly. A copy of the frame list, not of
             # the frames: PUB hands one message to many pipes, and a receiver
-            # may change its list.
-            peer.deliver([msg[:]])
+            # may change its list. (Pipe.deliver of one message, inlined.)
+            q = peer._in
+            q.append(msg[:])
+            if len(q) == 1:
+                peer._owner._pipe_readable(peer)
         else:
             self._hand_over([msg[:]], only_messages=True)
 
@@ -106,14 +109,20 @@ class InprocPipe(Pipe):
             self._hand_over([event], only_messages=False)
 
     def read(self) -> Message | None:
-        msg = super().read()
+        q = self._in
+        if not q:
+            return None
+        msg = q.popleft()  # Pipe.read inlined (this is the per-message path), then:
+        if self._reader_lot and (not self.rcvhwm or len(q) <= self.rcvhwm // 2):
+            self._reader_lot.unpark_all()
+        if not q and self.dead:
+            self._owner._pipe_drained(self)
         peer = self.peer
         if (
-            msg is not None
-            and peer is not None
+            peer is not None
             and peer.sndhwm
             and self.rcvhwm
-            and len(peer._out) + len(self._in) + 1 == peer.sndhwm + self.rcvhwm
+            and len(peer._out) + len(q) + 1 == peer.sndhwm + self.rcvhwm
             and not peer.dead
         ):
             peer._owner._pipe_writable(peer)  # it was full: its sender may wait for this room

@@ -32,6 +32,7 @@ from ._heartbeat import Heartbeat
 from ._options import Options
 from ._peer_writer import Buffer, PeerWriter
 from ._pipe import Pipe
+from ._waiters import Waiters
 
 log = logging.getLogger("trio_zmq")
 T = TypeVar("T")
@@ -106,6 +107,8 @@ class PeerConnection(PeerWriter):
         )
         self.outcome = Outcome.CLOSED
         self._scope = trio.CancelScope()
+        #: ``close`` was called: ``_scope`` is cancelled (cheaper to test than it).
+        self._closing = False
         self._heartbeat = Heartbeat(
             options.heartbeat_ivl, options.heartbeat_ttl, options.heartbeat_timeout
         )
@@ -128,7 +131,7 @@ class PeerConnection(PeerWriter):
         self._settle = False
         #: The socket is lent to a receiver; the reader waits in ``_lent_lot``.
         self._lent = False
-        self._lent_lot = trio.lowlevel.ParkingLot()
+        self._lent_lot = Waiters()
         #: A receiver gave the socket back and nobody watches it until the
         #: reader's ``REST_TIME`` ends, or another receiver borrows or pulls it.
         self._resting = False
@@ -183,6 +186,7 @@ class PeerConnection(PeerWriter):
 
     def close(self) -> None:
         """End the connection now (sync)."""
+        self._closing = True
         self._resting = False  # no receiver may borrow it from here on
         self._scope.cancel()
 
@@ -403,7 +407,7 @@ class PeerConnection(PeerWriter):
         Refused while the reader has undelivered messages or the connection
         is ending.
         """
-        if self._resting:
+        if self._resting and not self._closing:
             self._resting = False  # nobody watches it: no wait to end
             self._lent = True
             assert self._socket is not None
@@ -412,7 +416,7 @@ class PeerConnection(PeerWriter):
             self._lent
             or self._backlog
             or self._borrowed_end is not None
-            or self._scope.cancel_called
+            or self._closing
             or self._socket is None
         ):
             return None
@@ -459,6 +463,7 @@ class PeerConnection(PeerWriter):
         if (
             rest
             and self._timed_park
+            and not self._closing
             and self._may_rest
             and not self._backlog
             and self._borrowed_end is None

@@ -110,7 +110,8 @@ class PeerWriter:
     stream: trio.abc.Stream
     pipe: Pipe | None
     _socket: trio.socket.SocketType | None
-    _scope: trio.CancelScope
+    #: The connection is ending (``PeerConnection.close``).
+    _closing: bool
     #: What a direct write left unwritten, for the writer to finish.
     _unfinished: list[Buffer] | None
 
@@ -175,7 +176,7 @@ class PeerWriter:
             sock is None
             or pipe is None
             or self.conn.stage is not _zmtp.Stage.TRAFFIC
-            or self._scope.cancel_called  # the connection is ending: queue it instead
+            or self._closing  # the connection is ending: queue it instead
         ):
             return False
         buffers = self.conn.encode_messages([msg])

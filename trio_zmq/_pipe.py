@@ -9,7 +9,7 @@ Why not a pair of ``trio`` memory channels: the patterns must look at a
 queue without taking from it (``peek``, ``can_write``), be told when a queue
 goes from empty to non-empty or from full to not full (so the strategies
 keep their active sets in O(1)), and move a whole batch of messages in one
-step. A deque with the same semantics and a ``ParkingLot`` per side does all
+step. A deque with the same semantics and a ``Waiters`` lot per side does all
 of that with none of the per-message checkpoints a channel hop costs
 (DESIGN section 4).
 
@@ -27,9 +27,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from trio import CancelScope
-from trio.lowlevel import ParkingLot
 
 from ._strategies import Message
+from ._waiters import Waiters
 from ._zmtp import QueuedSubscription
 
 #: The most the writer takes for one write (always at least one message).
@@ -107,8 +107,8 @@ class Pipe:
         self._out: deque[Message] = deque()
         self._in_flight = 0  # messages the writer has taken and not written yet
         self._in: deque[Message] = deque()
-        self._writer_lot = ParkingLot()  # the peer's writer waits here for messages
-        self._reader_lot = ParkingLot()  # the peer's reader waits here for room
+        self._writer_lot = Waiters()  # the peer's writer waits here for messages
+        self._reader_lot = Waiters()  # the peer's reader waits here for room
         self.sndhwm = sndhwm
         self.rcvhwm = rcvhwm
         self.endpoint = endpoint

@@ -13,13 +13,13 @@ import math
 from collections.abc import Callable
 
 import trio
-from trio.lowlevel import ParkingLot
 
 from ._inproc import InprocHost, InprocPipe
 from ._options import Options
 from ._patterns import Pattern
 from ._pipe import Lender, Pipe
 from ._stats import Counters, PeerStatistics
+from ._waiters import Waiters
 
 
 class PipeSet:
@@ -35,11 +35,11 @@ class PipeSet:
         self.pipes: set[Pipe] = set()
         self._drained: list[Pipe] = []
         #: Tasks in ``recv`` wait here for a message.
-        self.recv_lot = ParkingLot()
+        self.recv_lot = Waiters()
         #: Tasks in ``send`` wait here for room.
-        self.send_lot = ParkingLot()
+        self.send_lot = Waiters()
         #: ``aclose`` and retiring connections wait here for writes to finish.
-        self.flush_lot = ParkingLot()
+        self.flush_lot = Waiters()
         #: The pipe whose socket a receiver reads itself, and that receiver's wait.
         self._borrowed: Pipe | None = None
         self._borrow_scope: trio.CancelScope | None = None
@@ -141,7 +141,11 @@ class PipeSet:
             pass  # the connection ended and closed the socket: its reader acts on it
         finally:
             self._borrowed = self._borrow_scope = lender.borrow_scope = None
-            lender.give_back(rest=len(self.pipes) == 1)
+            lender.give_back(rest=len(self.pipes) == 1 and pipe in self.pipes)
+            if self.recv_lot:
+                # Other receivers waited while this one borrowed; if it leaves
+                # without a message (cancelled), one of them borrows next.
+                self.recv_lot.unpark_all()
 
     def retire(self, pipe: Pipe | None, stop: Callable[[], None]) -> None:
         """End a connection as libzmq ends a session (disconnect, unbind).
