@@ -220,14 +220,14 @@ class LoadBalancerMachine(RuleBasedStateMachine):
 
     @invariant()
     def internal_state(self) -> None:
-        check_active_set(self.lb._set, self.attached)
+        check_active_set(self.lb, self.attached)
         assert len(self.lb) == len(self.attached)
 
     @invariant()
     def pipes_with_room_are_active(self) -> None:
         for p in self.attached:
             if p.can_write():
-                assert self.lb._set.is_active(p), p
+                assert self.lb.is_active(p), p
 
     @invariant()
     def detached_pipes_never_receive(self) -> None:
@@ -318,7 +318,7 @@ class FairQueueMachine(RuleBasedStateMachine):
             token = b"%d" % self.next_msg
             self.next_msg += 1
             self.delivered[token] = pipe
-            # Odd tokens are single-frame messages (for recv_single).
+            # Odd tokens are single-frame messages (for take_single).
             msgs.append([token] if self.next_msg % 2 else [token, b"part2"])
         pipe.deliver(msgs)
 
@@ -376,23 +376,23 @@ class FairQueueMachine(RuleBasedStateMachine):
         assert max(counts) - min(counts) <= 1, counts
 
     @rule()
-    def recv_single(self) -> None:
+    def take_single(self) -> None:
         """Takes the next message only if it has one frame; otherwise returns it, untaken."""
         reads_before = {p: len(p.reads) for p in [*self.attached, *self.detached]}
         peeked = self.fq.peek()
-        got = self.fq.recv_single()
-        assert got == peeked
-        if got is None:
+        got = self.fq.take_single()
+        assert got == (None if peeked is None else peeked[1])
+        if peeked is None or got is None:
             return
-        pipe, msg = got
+        pipe, msg = peeked
         taken = len(msg) == 1
         for p, n in reads_before.items():
             assert len(p.reads) == n + (taken and p is pipe)
         if taken:
-            assert pipe.reads[-1] is msg
+            assert pipe.reads[-1] is got
             self.received.append(msg[0])
         else:
-            assert self.fq.peek() == got  # still next, in place
+            assert self.fq.peek() == peeked  # still next, in place
         self.window = Counter()
 
     @rule(n=st.integers(1, 4))
@@ -418,14 +418,14 @@ class FairQueueMachine(RuleBasedStateMachine):
 
     @invariant()
     def internal_state(self) -> None:
-        check_active_set(self.fq._set, self.attached)
+        check_active_set(self.fq, self.attached)
         assert len(self.fq) == len(self.attached)
 
     @invariant()
     def pipes_with_messages_are_active(self) -> None:
         for p in self.attached:
             if p.inbox:
-                assert self.fq._set.is_active(p), p
+                assert self.fq.is_active(p), p
 
     @invariant()
     def nothing_lost_or_duplicated(self) -> None:

@@ -39,6 +39,9 @@ class SocketBatches:
     async def _blocking(self, attempt: Callable[[], T], park: Callable[[], Awaitable[None]]) -> T:
         raise NotImplementedError  # Socket's
 
+    async def _wait_for_message(self, attempt: Callable[[], T | None]) -> T:
+        raise NotImplementedError  # Socket's
+
     def send_many_nowait(self, messages: Iterable[Iterable[Frame]]) -> int:
         """Queue as many of ``messages`` as fit now, in order; return how many.
 
@@ -100,14 +103,16 @@ class SocketBatches:
         which alternate sending and receiving, return at most one.
         """
         _check_max_messages(max_messages)
-        try:
-            return self._take_many(max_messages)
-        except trio.WouldBlock:
-            if not self._pipeset.pull():  # a resting socket may have more (PipeSet.pull)
-                raise
-        return self._take_many(max_messages)
+        batch = self._take_many(max_messages)
+        if batch is None and (
+            not self._pipeset.pull()  # a resting socket may have more (PipeSet.pull)
+            or (batch := self._take_many(max_messages)) is None
+        ):
+            raise trio.WouldBlock
+        return batch
 
-    def _take_many(self, max_messages: int | None) -> list[list[bytes]]:
+    def _take_many(self, max_messages: int | None) -> list[list[bytes]] | None:
+        # As Socket._take_message: None rather than WouldBlock.
         self._check_can_recv()
         limit = 1 if self._pattern.alternates else max_messages or sys.maxsize
         recv = self._pattern.recv
@@ -122,7 +127,7 @@ class SocketBatches:
         if self._pipeset._drained:
             self._pipeset.detach_drained()
         if not batch:
-            raise trio.WouldBlock
+            return None
         self._counters.messages_received += len(batch)
         self._counters.bytes_received += size
         return batch
@@ -136,9 +141,11 @@ class SocketBatches:
         """
         _check_max_messages(max_messages)
         await checkpoint_if_cancelled()
-        return await self._blocking(
-            lambda: self._take_many(max_messages), self._pipeset.wait_for_message
-        )
+        batch = self._take_many(max_messages)
+        if batch is None:
+            return await self._wait_for_message(lambda: self._take_many(max_messages))
+        await cancel_shielded_checkpoint()
+        return batch
 
 
 def _check_max_messages(max_messages: int | None) -> None:

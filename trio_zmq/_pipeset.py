@@ -10,7 +10,7 @@ and closers waiting for queued messages to be written (linger).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -98,14 +98,15 @@ class PipeSet:
         for lot in (self.send_lot, self.flush_lot):
             lot.unpark_all()
 
-    async def wait_for_message(self) -> None:
+    def wait_for_message(self) -> Awaitable[None]:
         """Park a receiver until a message may have come; it then tries again.
 
-        A checkpoint; if cancelled, nothing was taken. With a single peer
-        whose connection can lend its socket (tcp, ipc), the receiver reads
-        the socket itself instead of waiting for the connection's reader to
-        read and wake it: one scheduler pass less per reply (see
-        ``PeerConnection.lend``).
+        Returns the wait to await: a checkpoint; if cancelled, nothing was
+        taken. With a single peer whose connection can lend its socket (tcp,
+        ipc), the receiver reads the socket itself instead of waiting for the
+        connection's reader to read and wake it: one scheduler pass less per
+        reply (see ``PeerConnection.lend``). (Not itself a coroutine: that
+        would cost a second coroutine per wait on the per-message path.)
         """
         if len(self.pipes) == 1 and self._borrowed is None:
             for pipe in self.pipes:
@@ -113,9 +114,8 @@ class PipeSet:
                 if lender is not None and pipe.attached and not pipe.dead:
                     fd = lender.lend()
                     if fd is not None:
-                        await self._borrow(pipe, lender, fd)
-                        return
-        await self.recv_lot.park()
+                        return self._borrow(pipe, lender, fd)
+        return self.recv_lot.park()
 
     def pull(self) -> bool:
         """Read the single peer's socket now if it rests unwatched (sync).

@@ -295,24 +295,9 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
 
     def recv_multipart_nowait(self) -> list[bytes]:
         """Take the next message, or raise ``trio.WouldBlock``. Not a checkpoint."""
-        try:
-            return self._take_message()
-        except trio.WouldBlock:
-            if not self._pipeset.pull():
-                raise
-        return self._take_message()
-
-    def _take_message(self) -> list[bytes]:
-        if self._state is not _State.OPEN or not self._pattern.can_recv:
-            self._check_can_recv()
-        msg = self._pattern.recv()
-        if self._pipeset._drained:
-            self._pipeset.detach_drained()
-        if msg is None:
+        msg = self._take_message()
+        if msg is None and (not self._pipeset.pull() or (msg := self._take_message()) is None):
             raise trio.WouldBlock
-        counters = self._counters
-        counters.messages_received += 1
-        counters.bytes_received += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
         return msg
 
     def recv_nowait(self) -> bytes:
@@ -321,29 +306,41 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         Not a checkpoint. A multipart message raises
         :class:`MultipartMessageError` and stays in place for ``recv_multipart``.
         """
-        try:
-            return self._take_single()
-        except trio.WouldBlock:
-            if not self._pipeset.pull():
-                raise
-        return self._take_single()
+        frame = self._take_single()
+        if frame is None and (not self._pipeset.pull() or (frame := self._take_single()) is None):
+            raise trio.WouldBlock
+        return frame
 
-    def _take_single(self) -> bytes:
-        # recv_nowait without reading a resting socket (see PipeSet.pull):
-        # recv's attempts, which wait on that socket when nothing is queued.
+    # The attempts of the receiving calls return None where ``*_nowait``
+    # raises WouldBlock: a receiver finds nothing about every other message,
+    # and an exception costs more than the rest of the attempt. They do not
+    # read a resting socket (PipeSet.pull): ``recv`` waits on it instead.
+
+    def _take_message(self) -> list[bytes] | None:
+        if self._state is not _State.OPEN or not self._pattern.can_recv:
+            self._check_can_recv()
+        msg = self._pattern.recv()
+        if self._pipeset._drained:
+            self._pipeset.detach_drained()
+        if msg is None:
+            return None
+        counters = self._counters
+        counters.messages_received += 1
+        counters.bytes_received += len(msg[0]) if len(msg) == 1 else sum(map(len, msg))
+        return msg
+
+    def _take_single(self) -> bytes | None:
         if self._state is not _State.OPEN or not self._pattern.can_recv:
             self._check_can_recv()
         msg = self._pattern.recv_single()
+        if self._pipeset._drained:
+            self._pipeset.detach_drained()
         if msg is None:
-            if self._pipeset._drained:
-                self._pipeset.detach_drained()
-            raise trio.WouldBlock
+            return None
         if len(msg) != 1:
             raise MultipartMessageError(
                 f"the next message has {len(msg)} frames; use recv_multipart()"
             )
-        if self._pipeset._drained:
-            self._pipeset.detach_drained()
         frame = msg[0]
         counters = self._counters
         counters.messages_received += 1
@@ -356,7 +353,11 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         A checkpoint. If cancelled, no message was taken (DESIGN 3.3).
         """
         await checkpoint_if_cancelled()
-        return await self._blocking(self._take_message, self._pipeset.wait_for_message)
+        msg = self._take_message()
+        if msg is None:
+            return await self._wait_for_message(self._take_message)
+        await cancel_shielded_checkpoint()
+        return msg
 
     async def recv(self) -> bytes:
         """Receive the next message, which must have one frame.
@@ -365,12 +366,25 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         message raises :class:`MultipartMessageError` without being taken.
         """
         await checkpoint_if_cancelled()
-        try:
-            frame = self._take_single()  # first attempt inlined, as in send
-        except trio.WouldBlock:
-            return await self._retry(self._take_single, self._pipeset.wait_for_message)
+        frame = self._take_single()
+        if frame is None:
+            return await self._wait_for_message(self._take_single)
         await cancel_shielded_checkpoint()
         return frame
+
+    async def _wait_for_message(self, attempt: Callable[[], T | None]) -> T:
+        """The receiving calls' blocking recipe, after a first attempt found nothing.
+
+        Park (cancellable, changing nothing: DESIGN 3.3), try again, until an
+        attempt returns a message; no further checkpoint then, as the task
+        has already blocked.
+        """
+        wait = self._pipeset.wait_for_message
+        while True:
+            await wait()
+            result = attempt()
+            if result is not None:
+                return result
 
     async def recv_string(self, encoding: str = "utf-8") -> str:
         """Receive a single-frame message and decode it. A checkpoint, as :meth:`recv`."""

@@ -1,7 +1,7 @@
 """An ordered set of pipes split into an active and an inactive part.
 
-The load balancer and the fair queue both keep their pipes this way (as
-libzmq's lb_t and fq_t do): pipes ``[0, active)`` are believed ready, the
+The load balancer and the fair queue are active sets (as libzmq's lb_t and
+fq_t keep their pipes): pipes ``[0, active)`` are believed ready, the
 rest are not. Activating, deactivating, attaching and detaching are all
 O(1), by swapping positions; the cursor walks the active part round-robin.
 """
@@ -80,6 +80,9 @@ class ActiveSet(Generic[P]):
         del self._index[pipe]
 
     def advance(self) -> None:
-        """Move the cursor to the next active pipe (after a whole message)."""
+        """Move the cursor to the next active pipe (after a whole message).
+
+        The strategies' per-message walks inline it.
+        """
         if self.active:
             self.current = (self.current + 1) % self.active

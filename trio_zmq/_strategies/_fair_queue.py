@@ -9,76 +9,62 @@ that saves a deactivate and an activate per message).
 
 from __future__ import annotations
 
-from typing import Generic
-
 from ._active_set import ActiveSet
 from ._types import Message, P
 
 
-class FairQueue(Generic[P]):
-    """Takes whole messages from its pipes in round-robin order."""
+class FairQueue(ActiveSet[P]):
+    """Takes whole messages from its pipes in round-robin order.
 
-    __slots__ = ("_set",)
+    The active pipes are those that have messages (as far as it knows):
+    ``activate`` a pipe when it reports one again.
+    """
 
-    def __init__(self) -> None:
-        self._set: ActiveSet[P] = ActiveSet()
-
-    def attach(self, pipe: P) -> None:
-        self._set.attach(pipe)
-
-    def detach(self, pipe: P) -> None:
-        self._set.detach(pipe)
-
-    def activate(self, pipe: P) -> None:
-        """``pipe`` has a message again."""
-        self._set.activate(pipe)
-
-    def __len__(self) -> int:
-        return len(self._set)
+    __slots__ = ()
 
     def peek(self) -> tuple[P, Message] | None:
         """The pipe and message the next ``recv`` would return, without taking it."""
-        s = self._set
-        while s.active:
-            pipe = s.pipe_at(s.current)
+        while self.active:
+            pipe = self.pipes[self.current]
             msg = pipe.peek()
             if msg is not None:
                 return pipe, msg
-            if s.active == 1:
-                return None  # see recv_single
-            s.deactivate_at(s.current)
+            if self.active == 1:
+                return None  # see take_single
+            self.deactivate_at(self.current)
         return None
 
-    def recv_single(self) -> tuple[P, Message] | None:
-        """The next message, taken only if it has one frame (check ``len``), in one walk."""
-        s = self._set
-        pipes = s.pipes  # pipe_at() and advance() inlined: this is the per-message path
-        while s.active:
-            pipe = pipes[s.current]
+    def take_single(self) -> Message | None:
+        """The next message, taken only if it has one frame (check ``len``), in one walk.
+
+        For the patterns that need only the message (PULL); the others
+        ``peek`` and then ``recv``.
+        """
+        while self.active:
+            pipe = self.pipes[self.current]
             msg = pipe.peek()
             if msg is not None:
                 if len(msg) == 1:
                     pipe.read()
-                    s.current = (s.current + 1) % s.active  # the pipe is still active
-                return pipe, msg
-            if s.active == 1:
+                    self.current = (self.current + 1) % self.active  # still active
+                return msg
+            if self.active == 1:
                 # The only active pipe stays active: there is nothing to skip
                 # past, and with one peer (the common case) deactivating it
                 # now and activating it at its next message is pure overhead.
                 return None
-            s.deactivate_at(s.current)
+            self.deactivate_at(self.current)
         return None
 
     def recv(self) -> tuple[P, Message] | None:
         """Take the next message in fair order, with the pipe it came from."""
-        s = self._set
-        while s.active:
-            pipe = s.pipe_at(s.current)
+        while self.active:
+            pipe = self.pipes[self.current]
             msg = pipe.read()
             if msg is not None:
-                s.advance()
+                self.current = (self.current + 1) % self.active
                 return pipe, msg
-            if s.active == 1:
-                return None  # see recv_single
-            s.deactivate_at(s.current)
+            if self.active == 1:
+                return None  # see take_single
+            self.deactivate_at(self.current)
         return None
