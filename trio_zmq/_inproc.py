@@ -112,17 +112,17 @@ class InprocPipe(Pipe):
         q = self._in
         if not q:
             return None
-        msg = q.popleft()  # Pipe.read inlined (this is the per-message path), then:
-        if self._reader_lot and (not self.rcvhwm or len(q) <= self.rcvhwm // 2):
-            self._reader_lot.unpark_all()
+        # Pipe.read inlined (this is the per-message path; no reader task
+        # waits for room here), then: was the link full?
+        msg = q.popleft()
         if not q and self.dead:
             self._owner._pipe_drained(self)
         peer = self.peer
         if (
             peer is not None
-            and peer.sndhwm
             and self.rcvhwm
-            and len(peer._out) + len(q) + 1 == peer.sndhwm + self.rcvhwm
+            and peer.sndhwm
+            and len(q) + 1 + len(peer._out) == peer.sndhwm + self.rcvhwm
             and not peer.dead
         ):
             peer._owner._pipe_writable(peer)  # it was full: its sender may wait for this room

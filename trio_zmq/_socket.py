@@ -103,6 +103,9 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         self._nursery = nursery
         self._pattern = pattern
         self._state = _State.OPEN
+        #: Open, and of a type that sends / receives: the per-message checks.
+        self._sending = pattern.can_send
+        self._receiving = pattern.can_recv
         self._bound: dict[str, BoundEndpoint | InprocBinding] = {}
         self._bind_aliases: dict[str, str] = {}
         self._connecters: dict[str, list[Connecter | InprocConnecter]] = {}
@@ -248,7 +251,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
     def _send_message(self, msg: Message) -> None:
         # Every attempt checks the state: the socket may have been closed
         # while the sender was parked.
-        if self._state is not _State.OPEN or not self._pattern.can_send:
+        if not self._sending:
             self._check_can_send()
         if not self._pattern.send(msg):
             raise trio.WouldBlock
@@ -317,7 +320,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
     # read a resting socket (PipeSet.pull): ``recv`` waits on it instead.
 
     def _take_message(self) -> list[bytes] | None:
-        if self._state is not _State.OPEN or not self._pattern.can_recv:
+        if not self._receiving:
             self._check_can_recv()
         msg = self._pattern.recv()
         if self._pipeset._drained:
@@ -330,18 +333,19 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         return msg
 
     def _take_single(self) -> bytes | None:
-        if self._state is not _State.OPEN or not self._pattern.can_recv:
+        if not self._receiving:
             self._check_can_recv()
         msg = self._pattern.recv_single()
         if self._pipeset._drained:
             self._pipeset.detach_drained()
         if msg is None:
             return None
-        if len(msg) != 1:
+        try:
+            (frame,) = msg
+        except ValueError:
             raise MultipartMessageError(
                 f"the next message has {len(msg)} frames; use recv_multipart()"
-            )
-        frame = msg[0]
+            ) from None
         counters = self._counters
         counters.messages_received += 1
         counters.bytes_received += len(frame)
@@ -508,6 +512,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        self._sending = self._receiving = False
         self._closed_event.set()
         self._nursery.cancel_scope.cancel()
         self._stop_listening()
@@ -534,6 +539,7 @@ class Socket(SocketBatches, SocketPeers, metaclass=NoPublicConstructor):
             await trio.lowlevel.checkpoint()
             return
         self._state = _State.CLOSING
+        self._sending = self._receiving = False
         self._closed_event.set()
         # As libzmq: stop listening now; the accepted connections linger.
         self._stop_listening()

@@ -88,8 +88,12 @@ class Pattern:
     def pipe_writable(self, pipe: PipeLike) -> None:
         """``pipe``'s outbound queue went from full to having room."""
 
-    def send(self, msg: Message) -> bool:
-        """Queue ``msg`` whole and return True, or change nothing and return False."""
+    def send(self, msg: Message) -> object:
+        """Queue ``msg`` whole and return a true value, or change nothing and return a false one.
+
+        (Not necessarily a bool: PUSH returns what its load balancer does,
+        the pipe that took the message or None.)
+        """
         raise NotImplementedError
 
     def peek(self) -> Message | None:

@@ -46,7 +46,8 @@ class FairQueue(ActiveSet[P]):
             if msg is not None:
                 if len(msg) == 1:
                     pipe.read()
-                    self.current = (self.current + 1) % self.active  # still active
+                    if self.active > 1:  # (the pipe is still active)
+                        self.current = (self.current + 1) % self.active
                 return msg
             if self.active == 1:
                 # The only active pipe stays active: there is nothing to skip
@@ -62,7 +63,8 @@ class FairQueue(ActiveSet[P]):
             pipe = self.pipes[self.current]
             msg = pipe.read()
             if msg is not None:
-                self.current = (self.current + 1) % self.active
+                if self.active > 1:
+                    self.current = (self.current + 1) % self.active
                 return pipe, msg
             if self.active == 1:
                 return None  # see take_single

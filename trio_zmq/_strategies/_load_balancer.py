@@ -35,7 +35,8 @@ class LoadBalancer(ActiveSet[P]):
             pipe = self.pipes[self.current]
             if pipe.can_write():
                 pipe.write(msg)
-                self.current = (self.current + 1) % self.active  # still active: it took it
+                if self.active > 1:  # (still active: it took the message)
+                    self.current = (self.current + 1) % self.active
                 return pipe
             self.deactivate_at(self.current)
         return None
