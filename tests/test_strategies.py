@@ -58,6 +58,12 @@ class FakePipe:
         assert self.can_write(), "write() to a pipe with no room"
         self.out.append(msg)
 
+    def offer(self, msg: Message) -> bool:
+        if not self.can_write():
+            return False
+        self.write(msg)
+        return True
+
     def read(self) -> Message | None:
         if not self.inbox:
             return None

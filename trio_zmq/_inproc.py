@@ -85,6 +85,22 @@ class InprocPipe(Pipe):
     def queued_outbound(self) -> int:
         return len(self._out)
 
+    def offer(self, msg: Message) -> bool:
+        peer = self.peer
+        if peer is None or not self._plain_delivery or not peer.attached or self.dead:
+            if not self.can_write():
+                return False
+            self.write(msg)
+            return True
+        # can_write and write's plain delivery in one step (the per-message path).
+        q = peer._in
+        if self.sndhwm and peer.rcvhwm and len(q) + len(self._out) >= self.sndhwm + peer.rcvhwm:
+            return False
+        q.append(msg[:])  # see write
+        if len(q) == 1:
+            peer._owner._pipe_readable(peer)
+        return True
+
     def write(self, msg: Message) -> None:
         peer = self.peer
         if peer is None:

@@ -144,6 +144,13 @@ class Pipe:
         """Whether a message can be queued now (alive and below SNDHWM)."""
         return not self.dead and (not self.sndhwm or len(self._out) + self._in_flight < self.sndhwm)
 
+    def offer(self, msg: Message) -> bool:
+        """``write`` if ``can_write``; whether it was written (the load balancer's step)."""
+        if self.dead or (self.sndhwm and len(self._out) + self._in_flight >= self.sndhwm):
+            return False
+        self.write(msg)
+        return True
+
     def write(self, msg: Message) -> None:
         """Queue a whole message for the peer (the caller checked ``can_write``).
 

@@ -33,8 +33,7 @@ class LoadBalancer(ActiveSet[P]):
         """Queue ``msg`` on the next pipe with room; None if there is none."""
         while self.active:
             pipe = self.pipes[self.current]
-            if pipe.can_write():
-                pipe.write(msg)
+            if pipe.offer(msg):
                 if self.active > 1:  # (still active: it took the message)
                     self.current = (self.current + 1) % self.active
                 return pipe

@@ -23,6 +23,10 @@ class PipeLike(Protocol):
         """Queue a whole message for the peer."""
         ...
 
+    def offer(self, msg: Message) -> bool:
+        """``write`` if ``can_write``, in one call; whether it was written."""
+        ...
+
     def read(self) -> Message | None:
         """Take the next whole message from the peer, or None if there is none."""
         ...
