@@ -23,6 +23,7 @@ import zmq
 
 import trio_zmq
 from trio_zmq._peer import PeerConnection
+from trio_zmq._pipeset import PipeSet
 
 from .helpers import LOOPBACK, bind_endpoint, linked, wait_for_peers, wait_until
 from .libzmq_peer import (
@@ -57,9 +58,9 @@ def lent_reads(monkeypatch: pytest.MonkeyPatch) -> list[PeerConnection]:
     reads: list[PeerConnection] = []
     original = PeerConnection.read_lent
 
-    def counting(self: PeerConnection) -> None:
+    def counting(self: PeerConnection) -> bool:
         reads.append(self)
-        original(self)
+        return original(self)
 
     monkeypatch.setattr(PeerConnection, "read_lent", counting)
     return reads
@@ -366,3 +367,41 @@ async def test_the_pieces_of_a_large_body_are_read_without_waiting_between_them(
             assert await pull.recv() == body
             monkeypatch.undo()
     assert waits <= 2  # the receiver's (or the reader's) wait for the first piece
+
+
+async def test_a_large_message_in_pieces_is_received_in_one_borrow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A borrower that reads part of a message waits on for the rest, in the same borrow."""
+    borrows = 0
+    real_borrow = PipeSet._borrow
+
+    async def counting(self: PipeSet, *args: Any) -> None:
+        nonlocal borrows
+        borrows += 1
+        await real_borrow(self, *args)
+
+    monkeypatch.setattr(PipeSet, "_borrow", counting)
+    body = bytes(range(256)) * 1000
+    wire = message(body)
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL) as pull,
+            raw_peer(pull) as (stream, _),
+            trio.open_nursery() as nursery,
+        ):
+            received: list[bytes] = []
+
+            async def receive() -> None:
+                received.append(await pull.recv())
+
+            nursery.start_soon(receive)
+            await wait_until(lambda: borrowing(pull))
+            (pipe,) = pull._pipeset.pipes
+            assert isinstance(pipe.lender, PeerConnection)
+            conn = pipe.lender.conn
+            await stream.send_all(wire[: len(wire) // 2])
+            await wait_until(lambda: 0 < conn.body_remaining < len(body))
+            await stream.send_all(wire[len(wire) // 2 :])
+            await wait_until(lambda: received == [body])
+    assert borrows == 1

@@ -426,21 +426,26 @@ class PeerConnection(PeerWriter):
             self._reader_scope.cancel()  # ends the wait now, so the fd is free
         return self._socket.fileno()
 
-    def read_lent(self) -> None:
+    def read_lent(self) -> bool:
         """Read what the lent socket has and deliver it as the reader would (sync).
 
         The end of the stream and errors are left for the reader to act on
-        once the socket is given back.
+        once the socket is given back. Returns False if all that came was
+        part of a message (a large body arrives in many reads): the borrower
+        then waits on, in the same borrow.
         """
         assert self._lent
-        self._read_and_deliver()
+        return self._read_and_deliver()
 
-    def _read_and_deliver(self) -> None:
+    def _read_and_deliver(self) -> bool:
+        """``read_lent``'s work: whether anything was decoded whole (or the stream ended)."""
         pipe = self.pipe
         assert pipe is not None
         if not self._read_now():
-            return
+            return self._borrowed_end is not None
         self._read_rest_of_body()
+        if not self._backlog:
+            return self._borrowed_end is not None
         room = pipe.inbound_room()
         if room != 0:
             try:
@@ -449,6 +454,7 @@ class PeerConnection(PeerWriter):
                 # What came before it was delivered; nothing after it counts.
                 self._backlog = []
                 self._borrowed_end = exc
+        return True
 
     def give_back(self, *, rest: bool) -> None:
         """The borrower is done: the socket rests, or the reader takes it back now.

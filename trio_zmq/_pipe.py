@@ -64,8 +64,11 @@ class Lender(Protocol):
     def lend(self) -> int | None:
         """Lend the socket: return its fd, or None if the reader cannot lend it now."""
 
-    def read_lent(self) -> None:
-        """Read what the socket has and deliver it, as the reader would."""
+    def read_lent(self) -> bool:
+        """Read what the socket has and deliver it, as the reader would.
+
+        False if only part of a message came: the borrower waits on.
+        """
 
     def give_back(self, *, rest: bool) -> None:
         """The borrower is done; ``rest``: the socket may rest unwatched a while."""

@@ -136,7 +136,8 @@ class PipeSet:
         try:
             with scope:
                 await trio.lowlevel.wait_readable(fd)
-                lender.read_lent()
+                while not lender.read_lent():
+                    await trio.lowlevel.wait_readable(fd)  # the rest of a large message
         except (trio.ClosedResourceError, OSError):
             pass  # the connection ended and closed the socket: its reader acts on it
         finally:

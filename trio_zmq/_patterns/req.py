@@ -86,7 +86,11 @@ class Req(Dealer):
     def recv(self) -> Message | None:
         return self._next(consume=True)
 
-    def _next(self, *, consume: bool) -> Message | None:
+    def recv_single(self) -> Message | None:
+        # One walk, where the base class would peek and then recv.
+        return self._next(consume=True, only_single=True)
+
+    def _next(self, *, consume: bool, only_single: bool = False) -> Message | None:
         if not self._awaiting:
             raise SocketStateError("a REQ socket must send a request before it can receive")
         while True:
@@ -99,7 +103,7 @@ class Req(Dealer):
                 self._fq.recv()  # a stale or malformed reply: dropped
                 self.dropped += 1
                 continue
-            if consume:
+            if consume and (not only_single or len(body) == 1):
                 self._fq.recv()
                 self._awaiting = False
                 self._reply_pipe = None
