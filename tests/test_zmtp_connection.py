@@ -725,6 +725,27 @@ def test_read_size_hint_follows_the_decoder_in_body_mode() -> None:
     assert conn.receive_data(body) == [[b"x" * 10 + body]]
 
 
+def test_body_pieces_complete_nothing_until_the_last_bytes_come_through_receive_data() -> None:
+    conn = established()
+    size = 100_000
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    assert conn.receive_data(frame_header(size) + body[:10]) == []
+    conn.receive_body_piece(body[10:50_000])
+    conn.receive_body_piece(body[50_000:99_000])
+    assert conn.body_remaining == 1_000
+    with pytest.raises(ValueError):
+        conn.receive_body_piece(body[99_000:])  # the end of the body: receive_data's
+    assert conn.receive_data(body[99_000:] + frame_header(2) + b"ok") == [[body], [b"ok"]]
+    with pytest.raises(ValueError):
+        conn.receive_body_piece(b"x")  # not inside a body
+
+
+def test_body_pieces_only_in_traffic() -> None:
+    conn = Connection(SocketType.DEALER)
+    with pytest.raises(LocalProtocolError):
+        conn.receive_body_piece(b"x")
+
+
 def test_big_ready_in_small_chunks_then_messages() -> None:
     # Metadata over 64 KiB puts the decoder in body mode during the handshake.
     big = bytes(range(256)) * 400

@@ -328,14 +328,20 @@ class PeerConnection(PeerWriter):
         ended or failed (left in ``_borrowed_end`` for the reader's loop).
         """
         assert self._socket is not None
-        size = self.conn.read_size_hint
+        conn = self.conn
+        size = conn.read_size_hint
         try:
             data = os.read(self._socket.fileno(), size)
             if not data:
                 self._borrowed_end = EOFError()
                 return 0
             self._drained = len(data) < size
-            self._decode(data)
+            if len(data) < conn.body_remaining:
+                # Wholly inside a large body: kept as a piece, nothing to decode.
+                conn.receive_body_piece(data)
+                self._heartbeat.received(None)
+            else:
+                self._decode(data)
         except BlockingIOError:
             self._drained = True
             return 0

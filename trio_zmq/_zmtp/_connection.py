@@ -122,6 +122,16 @@ class Connection:
         """Bytes still to come of a large frame body (0 when not in the middle of one)."""
         return self._decoder.body_remaining
 
+    def receive_body_piece(self, data: bytes) -> None:
+        """``receive_data`` for bytes wholly inside a large frame body.
+
+        ``data`` must be shorter than ``body_remaining``: it completes
+        nothing, so there are no events. Only once the handshake is done.
+        """
+        if self.stage is not TRAFFIC:
+            raise LocalProtocolError(f"no body pieces in stage {self.stage.value}")
+        self._decoder.feed_body_piece(data)
+
     def receive_data(self, data: bytes | bytearray) -> list[Event]:
         """Feed bytes from the peer; return the events they complete.
 

@@ -223,6 +223,17 @@ class FrameDecoder:
             self._pending.append(memoryview(data)[pos:] if pos else data)
             self._pending_len += len(data) - pos
 
+    def feed_body_piece(self, data: bytes) -> None:
+        """``feed`` for bytes wholly inside the current body (shorter than ``body_remaining``).
+
+        They are kept as a piece of it, and nothing completes: the reader of a
+        large body feeds most of it this way, without the general walk.
+        """
+        if not 0 < len(data) < self._body_remaining:
+            raise ValueError("not a piece from inside the current body")
+        self._body_pieces.append(data)
+        self._body_remaining -= len(data)
+
     def _feed_body(self, data: bytes, pos: int, out: list[DecodedItem]) -> int:
         """Body mode: take what belongs to the current body; return the new position."""
         take = min(len(data) - pos, self._body_remaining)
