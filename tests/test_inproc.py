@@ -12,6 +12,7 @@ import itertools
 
 import pytest
 import trio
+import trio.testing
 
 import trio_zmq
 
@@ -120,6 +121,34 @@ async def test_a_sender_blocked_at_the_hwm_is_woken_by_a_read() -> None:
 
                 nursery.start_soon(produce)
                 assert [await pull.recv() for _ in range(50)] == [b"%d" % i for i in range(50)]
+
+
+async def test_a_sender_blocked_before_the_bind_is_woken_by_the_link() -> None:
+    # Full at its own SNDHWM before anyone bound; once linked, the limit is
+    # SNDHWM + RCVHWM: the sender goes on without waiting for a read.
+    endpoint = name()
+    with trio.fail_after(5):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=2) as push,
+            trio_zmq.open_socket(trio_zmq.PULL, rcvhwm=3) as pull,
+            trio.open_nursery() as nursery,
+        ):
+            push.connect(endpoint)
+            sent = 0
+
+            async def produce() -> None:
+                nonlocal sent
+                for i in range(5):
+                    await push.send(b"%d" % i)
+                    sent += 1
+
+            nursery.start_soon(produce)
+            await wait_until(lambda: sent == 2)
+            await trio.testing.wait_all_tasks_blocked()
+            assert sent == 2  # blocked at SNDHWM
+            await pull.bind(endpoint)
+            await wait_until(lambda: sent == 5)
+            assert [await pull.recv() for _ in range(5)] == [b"%d" % i for i in range(5)]
 
 
 async def test_connect_before_bind_with_subscriptions_and_welcome() -> None:

@@ -170,10 +170,12 @@ class InprocPipe(Pipe):
                 events.append(_zmtp.Subscribe(topic) if item.subscribe else _zmtp.Cancel(topic))
             else:
                 events.append(item)
-        was_full = not self.can_write()
         self._out.clear()
         self._hand_over(events, only_messages=only_messages)
-        if was_full and self.can_write():
+        if self.can_write():
+            # Once per link, whatever the queue held: a sender may have been
+            # set aside at this pipe's own SNDHWM, and linked the limit is
+            # SNDHWM + RCVHWM, so "was it full" cannot be told from here.
             self._owner._pipe_writable(self)
         self._owner._pipe_flushed(self)
 
