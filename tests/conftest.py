@@ -1,4 +1,6 @@
-"""Hypothesis profiles, and the ``transport`` fixture the pattern tests run over.
+"""Hypothesis profiles, the ``transport`` fixture the pattern tests run over,
+and ``zctx``, the pyzmq context of the libzmq peers (one per test; the ROUTER
+and STREAM tests keep one per module).
 
 A test that takes ``transport`` runs over tcp, ipc and inproc. inproc links
 sockets of one trio_zmq Context, so a libzmq peer cannot take part: the
@@ -20,8 +22,11 @@ test loses its reason):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import zmq
 from hypothesis import HealthCheck, settings
 
 from .helpers import TRANSPORTS, remove_ipc_dir
@@ -38,6 +43,14 @@ def transport(request: pytest.FixtureRequest) -> str:
     """The transport a pattern test runs over: "tcp", "ipc" or "inproc"."""
     param: str = request.param
     return param
+
+
+@pytest.fixture
+def zctx() -> Iterator[zmq.Context[Any]]:
+    """A pyzmq context for the test's libzmq peers, destroyed with linger 0."""
+    ctx: zmq.Context[Any] = zmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,13 +40,6 @@ from .libzmq_peer import (
 MAXMSGSIZE = 1000
 
 Act = Callable[[trio.SocketStream, RawReader], Awaitable[None]]
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 async def send_quietly(stream: trio.SocketStream, data: bytes) -> None:

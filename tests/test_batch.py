@@ -7,7 +7,6 @@ nothing, and every message moves whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -143,13 +142,6 @@ async def test_batches_on_other_types_and_type_checks() -> None:
                 await pub.recv_many()
             with pytest.raises(trio_zmq.OperationNotSupported):
                 sub.send_many_nowait([[b"x"]])
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 @pytest.mark.parametrize("binds", ["trio", "libzmq"])

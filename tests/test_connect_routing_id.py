@@ -8,7 +8,6 @@ as the reference.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,13 +18,6 @@ import trio_zmq
 
 from .helpers import LOOPBACK, inproc_endpoint, wait_for_peers
 from .libzmq_peer import libzmq_socket
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 @pytest.mark.parametrize("router_impl", ["trio", "libzmq"])

@@ -7,7 +7,6 @@ An unbind ends the sessions accepted on that endpoint the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,13 +138,6 @@ async def test_aclose_lingers_on_accepted_connections() -> None:
 
 
 # --- with libzmq peers, over tcp and ipc ---------------------------------------------
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 def stream_endpoint(transport: str, tmp_path: Path, name: str) -> str:

@@ -38,13 +38,6 @@ wuclient = _load("wuclient")
 wuproxy = _load("wuproxy")
 
 
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
 def check_updates(updates: list[str], zipcode: str, count: int) -> None:
     """``count`` well-formed updates, every one for ``zipcode``."""
     assert len(updates) == count

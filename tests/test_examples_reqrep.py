@@ -6,12 +6,10 @@ import importlib.util
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
 import trio
 import zmq
 
@@ -29,13 +27,6 @@ def _load(name: str) -> ModuleType:
 hwserver = _load("hwserver")
 hwclient = _load("hwclient")
 broker = _load("broker")
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 def test_hello_world_scripts_run_as_they_are() -> None:

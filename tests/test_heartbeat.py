@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,14 +21,6 @@ from tests.libzmq_peer import (
 )
 from trio_zmq import _zmtp
 from trio_zmq._heartbeat import Heartbeat
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
 
 # --- the timers, on a virtual clock --------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
@@ -37,13 +37,6 @@ sender_param = pytest.mark.parametrize("sender", ["trio", "libzmq"])
 
 #: Frame sizes around the short/long frame boundary, and large ones.
 SIZES = [0, 1, 255, 256, 64 * 1024, 1024 * 1024]
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 def payload(size: int, seed: int = 0) -> bytes:

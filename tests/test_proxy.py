@@ -9,7 +9,7 @@ anyway), then check what each one got.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Literal
 
@@ -29,13 +29,6 @@ Impl = Literal["trio", "libzmq"]
 #: Topics of the subscribers (weather-update style), and one nobody subscribes to.
 TOPICS = (b"10001 ", b"10002 ", b"10003 ")
 NOISE = b"99999 "
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 class Peer:

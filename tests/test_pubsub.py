@@ -35,7 +35,7 @@ own notifications.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -71,13 +71,6 @@ binds_param = pytest.mark.parametrize("binds", ["pub_binds", "sub_binds"])
 peer_param = pytest.mark.parametrize("peer_impl", ["trio", "libzmq"])
 #: A raw ZMTP peer: it connects to the socket, or listens and is connected to.
 role_param = pytest.mark.parametrize("role", ["raw_connects", "raw_listens"])
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 async def link(

@@ -13,7 +13,7 @@ again.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -43,13 +43,6 @@ def transport(request: pytest.FixtureRequest) -> str:
     """The transports with a socket to lend (inproc has none)."""
     param: str = request.param
     return param
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ reference.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -59,13 +59,6 @@ from .peers import PAIRINGS, STOP, Message, Peer, connect_all, open_peers
 peer_param = pytest.mark.parametrize("peer", ["trio", "libzmq"])
 #: Who binds: the socket under test (its peers connect), or its peers.
 binds_param = pytest.mark.parametrize("binds", ["sut_binds", "peer_binds"])
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 async def link(sut: Peer, peers: Sequence[Peer], binds: str) -> None:

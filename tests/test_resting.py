@@ -12,7 +12,7 @@ rest. These tests show each of those ends of a rest, against libzmq.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -40,13 +40,6 @@ def transport(request: pytest.FixtureRequest) -> str:
 def binds(request: pytest.FixtureRequest) -> str:
     param: str = request.param
     return param
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 @pytest.fixture
@@ -242,15 +235,20 @@ async def close_while_borrowing(pull: trio_zmq.Socket) -> None:
     assert not conn.pull()
 
 
+async def never_rests(pull: trio_zmq.Socket, push: LibzmqSocket) -> None:
+    """After a receive by borrowing, the reader reads the next message itself."""
+    await receive_by_borrowing(pull, push, b"first")
+    assert not resting(pull)
+    await push.send(b"second")
+    await wait_until(lambda: pull.statistics().queued_inbound == 1)
+
+
 async def test_a_socket_with_heartbeats_never_rests(
     zctx: zmq.Context[Any], transport: str, binds: str, long_rests: None
 ) -> None:
     with trio.fail_after(10), libzmq_socket(zctx, zmq.PUSH) as push:
         async with linked_to_libzmq(push, zmq.PULL, transport, binds, heartbeat_ivl=5.0) as pull:
-            await receive_by_borrowing(pull, push, b"first")
-            assert not resting(pull)
-            await push.send(b"second")
-            await wait_until(lambda: pull.statistics().queued_inbound == 1)
+            await never_rests(pull, push)
 
 
 async def test_a_peer_that_pings_keeps_the_socket_read(
@@ -262,10 +260,7 @@ async def test_a_peer_that_pings_keeps_the_socket_read(
     ):
         async with linked_to_libzmq(push, zmq.PULL, transport, binds) as pull:
             await wait_until(lambda: not connection(pull)._heartbeat.quiet)
-            await receive_by_borrowing(pull, push, b"first")
-            assert not resting(pull)
-            await push.send(b"second")
-            await wait_until(lambda: pull.statistics().queued_inbound == 1)
+            await never_rests(pull, push)
 
 
 async def test_xpub_never_rests(

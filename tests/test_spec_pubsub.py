@@ -19,7 +19,6 @@ libzmq also plays the role under test, as the reference.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -42,13 +41,6 @@ from .test_pubsub import (
     role_param,
     settle,
 )
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 async def expect_nothing_then(xpub: Peer, sub: Peer, marker: bytes) -> None:

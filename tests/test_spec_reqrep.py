@@ -14,7 +14,6 @@ trip with every peer, instead.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,13 +25,6 @@ import trio_zmq
 from .helpers import NO_INPROC_RECONNECT, bind_endpoint, free_endpoint, wait_until
 from .peers import PAIRINGS, Message, open_peers
 from .test_reqrep import binds_param, link, peer_param, recv_any
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 def tag(index: int) -> Any:

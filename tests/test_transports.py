@@ -49,13 +49,6 @@ ipc_kind_param = pytest.mark.parametrize("kind", IPC_KINDS)
 IPC_PATH_MAX = 107
 
 
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
 # --- helpers ------------------------------------------------------------------
 
 

@@ -108,13 +108,12 @@ class PipeSet:
         reply (see ``PeerConnection.lend``). (Not itself a coroutine: that
         would cost a second coroutine per wait on the per-message path.)
         """
-        if len(self.pipes) == 1 and self._borrowed is None:
-            for pipe in self.pipes:
-                lender = pipe.lender
-                if lender is not None and pipe.attached and not pipe.dead:
-                    fd = lender.lend()
-                    if fd is not None:
-                        return self._borrow(pipe, lender, fd)
+        pipe = self._lending_pipe()
+        if pipe is not None:
+            assert pipe.lender is not None
+            fd = pipe.lender.lend()
+            if fd is not None:
+                return self._borrow(pipe, pipe.lender, fd)
         return self.recv_lot.park()
 
     def pull(self) -> bool:
@@ -123,12 +122,16 @@ class PipeSet:
         For ``recv_nowait`` finding nothing queued: whatever has come since
         a receiver last read the socket itself. Returns whether it was read.
         """
+        pipe = self._lending_pipe()
+        return pipe is not None and pipe.lender is not None and pipe.lender.pull()
+
+    def _lending_pipe(self) -> Pipe | None:
+        """The socket's only pipe, if nobody borrows it and its connection lends."""
         if len(self.pipes) == 1 and self._borrowed is None:
             for pipe in self.pipes:
-                lender = pipe.lender
-                if lender is not None and pipe.attached and not pipe.dead:
-                    return lender.pull()
-        return False
+                if pipe.lender is not None and pipe.attached and not pipe.dead:
+                    return pipe
+        return None
 
     async def _borrow(self, pipe: Pipe, lender: Lender, fd: int) -> None:
         self._borrowed = pipe
