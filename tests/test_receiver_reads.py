@@ -398,3 +398,26 @@ async def test_a_large_message_in_pieces_is_received_in_one_borrow(
             await stream.send_all(wire[len(wire) // 2 :])
             await wait_until(lambda: received == [body])
     assert borrows == 1
+
+
+async def test_a_borrower_cancelled_inside_a_large_message_leaves_it_whole() -> None:
+    """Cancelled between two pieces of a body: nothing taken, the next recv gets it all."""
+    body = bytes(range(256)) * 1000
+    wire = message(body)
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL) as pull,
+            raw_peer(pull) as (stream, _),
+        ):
+            (pipe,) = pull._pipeset.pipes
+            assert isinstance(pipe.lender, PeerConnection)
+            conn = pipe.lender.conn
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pull.recv)
+                await wait_until(lambda: borrowing(pull))
+                await stream.send_all(wire[: len(wire) // 2])
+                await wait_until(lambda: 0 < conn.body_remaining < len(body))
+                nursery.cancel_scope.cancel()
+            assert pull.statistics().messages_received == 0
+            await stream.send_all(wire[len(wire) // 2 :])
+            assert await pull.recv() == body
