@@ -421,3 +421,106 @@ async def test_a_borrower_cancelled_inside_a_large_message_leaves_it_whole() -> 
             assert pull.statistics().messages_received == 0
             await stream.send_all(wire[len(wire) // 2 :])
             assert await pull.recv() == body
+
+
+@pytest.mark.parametrize("binds", ["trio", "libzmq"])
+async def test_a_writer_waiting_for_room_outlives_a_borrower_being_got_out(
+    zctx: zmq.Context[Any], transport: str, binds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The borrower is got out by waking every task that waits for its
+    # socket (PipeSet._kick_borrower), the connection's writer too: the
+    # writer must wait again, not take it for a closed connection.
+    writers_waiting = 0
+    original = trio.lowlevel.wait_writable
+
+    async def counted(fd: int) -> None:
+        nonlocal writers_waiting
+        writers_waiting += 1
+        try:
+            await original(fd)
+        finally:
+            writers_waiting -= 1
+
+    monkeypatch.setattr(trio.lowlevel, "wait_writable", counted)
+    body = b"x" * 65536
+    count = 200  # 13 MB: more than the kernel buffers hold
+    with (
+        trio.fail_after(20),
+        libzmq_socket(zctx, zmq.ROUTER, rcvhwm=1) as first,
+        libzmq_socket(zctx, zmq.DEALER) as second,
+    ):
+        async with trio_zmq.open_socket(trio_zmq.DEALER) as dealer, trio.open_nursery() as nursery:
+            if binds == "trio":
+                endpoint = await dealer.bind(bind_endpoint(transport))
+                first.connect(endpoint)
+            else:
+                dealer.connect(first.bind(transport))
+            await wait_for_peers(dealer, 1)
+            received: list[bytes] = []
+
+            async def receive() -> None:
+                received.append(await dealer.recv())
+
+            nursery.start_soon(receive)
+            await wait_until(lambda: borrowing(dealer))
+            for i in range(count):
+                await dealer.send(b"%d " % i + body)
+            # The first peer does not read: the writer waits for room.
+            await wait_until(lambda: writers_waiting == 1)
+            if binds == "trio":
+                second.connect(endpoint)
+            else:
+                dealer.connect(second.bind(transport))
+            await wait_for_peers(dealer, 2)
+            await second.send(b"from the second")
+            await wait_until(lambda: received == [b"from the second"])
+            assert not borrowing(dealer)
+            # Nothing was lost: the first peer gets every message, in order.
+            for i in range(count):
+                frames = await first.recv_multipart()
+                assert frames[1] == b"%d " % i + body
+            assert dealer.statistics().messages_dropped == 0
+
+
+async def test_a_borrower_got_out_between_two_waits_leaves_the_borrow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kick that comes while the borrower runs (not waiting) still ends its borrow."""
+    borrows = 0
+    real_borrow = PipeSet._borrow
+    real_read_lent = PeerConnection.read_lent
+
+    async def counting(self: PipeSet, *args: Any) -> None:
+        nonlocal borrows
+        borrows += 1
+        await real_borrow(self, *args)
+
+    def kicked_while_reading(self: PeerConnection) -> bool:
+        complete = real_read_lent(self)
+        if borrows == 1:
+            assert self.kick_borrower is not None
+            self.kick_borrower()  # as another pipe's message would, between two waits
+        return complete
+
+    monkeypatch.setattr(PipeSet, "_borrow", counting)
+    monkeypatch.setattr(PeerConnection, "read_lent", kicked_while_reading)
+    body = bytes(range(256)) * 1000
+    wire = message(body)
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL) as pull,
+            raw_peer(pull) as (stream, _),
+            trio.open_nursery() as nursery,
+        ):
+            received: list[bytes] = []
+
+            async def receive() -> None:
+                received.append(await pull.recv())
+
+            nursery.start_soon(receive)
+            await wait_until(lambda: borrowing(pull))
+            # Half a message: the borrower would wait on for the rest, but it was kicked.
+            await stream.send_all(wire[: len(wire) // 2])
+            await wait_until(lambda: borrows == 2)
+            await stream.send_all(wire[len(wire) // 2 :])
+            await wait_until(lambda: received == [body])

@@ -142,8 +142,8 @@ class PeerConnection(PeerWriter):
         self._may_rest = host.socket_type is not _zmtp.SocketType.XPUB
         #: The borrower met the end of the stream (EOFError) or an error.
         self._borrowed_end: BaseException | None = None
-        #: The borrower's wait, cancelled when the connection ends.
-        self.borrow_scope: trio.CancelScope | None = None
+        #: Ends the borrower's wait (``PipeSet._kick_borrower``), called when the connection ends.
+        self.kick_borrower: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"<PeerConnection {self.endpoint}>"
@@ -172,8 +172,8 @@ class PeerConnection(PeerWriter):
                         nursery.start_soon(self._heartbeat_loop, pipe)
                         await self._guard(self._read_loop, pipe, events)
         finally:
-            if self.borrow_scope is not None:
-                self.borrow_scope.cancel()
+            if self.kick_borrower is not None:
+                self.kick_borrower()
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(self.stream)
             self.host._peer_ended(self, self.outcome)

@@ -75,7 +75,13 @@ async def send_buffers(
         try:
             sent = os.writev(fd, pending[first : first + IOV_MAX])
         except BlockingIOError:
-            await trio.lowlevel.wait_writable(fd)
+            try:
+                await trio.lowlevel.wait_writable(fd)
+            except trio.ClosedResourceError:
+                if sock.fileno() < 0:
+                    raise  # closed
+                # Still open: a receiver that borrowed the socket was kicked
+                # (``PipeSet._kick_borrower``), which woke this wait too.
             unyielded = 0
             waited = True
             continue

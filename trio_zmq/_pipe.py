@@ -58,8 +58,8 @@ class PipeOwner(Protocol):
 class Lender(Protocol):
     """A connection that can lend its socket to a receiver (``_peer.PeerConnection``)."""
 
-    #: The borrower's wait; the connection cancels it when it ends.
-    borrow_scope: CancelScope | None
+    #: Ends the borrower's wait; the connection calls it when it ends.
+    kick_borrower: Callable[[], None] | None
 
     def lend(self) -> int | None:
         """Lend the socket: return its fd, or None if the reader cannot lend it now."""
