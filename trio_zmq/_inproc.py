@@ -96,7 +96,7 @@ class InprocPipe(Pipe):
         q = peer._in
         if self.sndhwm and peer.rcvhwm and len(q) + len(self._out) >= self.sndhwm + peer.rcvhwm:
             return False
-        q.append(msg[:])  # see write
+        q.append(msg)  # no copy, unlike write: offer takes the list over (PipeLike.offer)
         if len(q) == 1:
             peer._owner._pipe_readable(peer)
         return True

@@ -24,7 +24,12 @@ class PipeLike(Protocol):
         ...
 
     def offer(self, msg: Message) -> bool:
-        """``write`` if ``can_write``, in one call; whether it was written."""
+        """``write`` if ``can_write``, in one call; whether it was written.
+
+        Unlike ``write``, it takes the list over when it returns True: the
+        message goes to this pipe alone (the load balancer), and the caller
+        built the list for it, so the pipe may hand it on without a copy.
+        """
         ...
 
     def read(self) -> Message | None:
