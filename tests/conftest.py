@@ -29,13 +29,20 @@ import pytest
 import zmq
 from hypothesis import HealthCheck, settings
 
-from .helpers import TRANSPORTS, remove_ipc_dir
+from .helpers import TRANSPORTS, release_all_endpoints, remove_ipc_dir
 
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(autouse=True)
+def _free_held_ports() -> Iterator[None]:
+    """The ports ``free_endpoint`` reserved for a test are freed when it ends."""
+    yield
+    release_all_endpoints()
 
 
 @pytest.fixture(params=TRANSPORTS, ids=TRANSPORTS)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -103,15 +104,43 @@ async def wait_for_peers(sock: trio_zmq.Socket, n: int) -> None:
     await wait_until(lambda: sock.statistics().peers == n)
 
 
+#: The tcp ports ``free_endpoint`` holds, by endpoint (closed after each test by conftest).
+_held_ports: dict[str, socket.socket] = {}
+
+
 async def free_endpoint(transport: str = "tcp") -> str:
-    """An endpoint nothing is bound to (for a peer that is away, or binds later)."""
+    """An endpoint nothing listens on (for a peer that is away, or binds later).
+
+    A tcp port stays reserved until the test ends: a socket holds it, bound
+    but not listening, so connecting is refused (as to a closed port) and
+    no bind can take it meanwhile, not even a kernel-chosen one. (A port
+    merely closed again could be handed to the next ``*`` bind: a libzmq
+    peer bound "elsewhere" would then be on the "absent" endpoint too.) A
+    test that binds the endpoint later calls ``release_endpoint`` first.
+    """
     if transport == "ipc":
         return ipc_endpoint()
     if transport == "inproc":
         return inproc_endpoint()
-    async with trio_zmq.open_socket(trio_zmq.PULL) as probe:
-        endpoint = await probe.bind(LOOPBACK)
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    endpoint = f"tcp://127.0.0.1:{holder.getsockname()[1]}"
+    _held_ports[endpoint] = holder
     return endpoint
+
+
+def release_endpoint(endpoint: str) -> str:
+    """Free a ``free_endpoint`` port for a bind; return the endpoint (no-op for ipc, inproc)."""
+    holder = _held_ports.pop(endpoint, None)
+    if holder is not None:
+        holder.close()
+    return endpoint
+
+
+def release_all_endpoints() -> None:
+    """Free every port ``free_endpoint`` holds (after each test)."""
+    for endpoint in list(_held_ports):
+        release_endpoint(endpoint)
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 import trio_zmq
-from tests.helpers import LOOPBACK, free_endpoint, wait_for_peers
+from tests.helpers import LOOPBACK, free_endpoint, release_endpoint, wait_for_peers
 
 
 async def test_default_linger_delivers_queued_messages_before_closing() -> None:
@@ -30,7 +30,7 @@ async def test_default_linger_delivers_queued_messages_before_closing() -> None:
             await trio.sleep(0.05)  # the peer is away for a while: leaving must wait
             assert not closed.is_set()
             async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
-                await pull.bind(endpoint)
+                await pull.bind(release_endpoint(endpoint))
                 assert [await pull.recv() for _ in range(3)] == [b"0", b"1", b"2"]
                 await closed.wait()
 

@@ -16,7 +16,14 @@ import trio.testing
 import zmq
 
 import trio_zmq
-from tests.helpers import LOOPBACK, free_endpoint, linked, wait_for_peers, wait_until
+from tests.helpers import (
+    LOOPBACK,
+    free_endpoint,
+    linked,
+    release_endpoint,
+    wait_for_peers,
+    wait_until,
+)
 from tests.libzmq_peer import LibzmqSocket, libzmq_socket
 
 
@@ -35,7 +42,7 @@ async def test_disconnect_lets_queued_messages_go_out_within_linger() -> None:
             assert scope.cancelled_caught
             # ...but what was queued is still delivered when the peer comes (linger=None).
             async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
-                await pull.bind(endpoint)
+                await pull.bind(release_endpoint(endpoint))
                 assert await pull.recv() == b"queued 1"
                 assert await pull.recv() == b"queued 2"
                 await wait_until(lambda: push.statistics().peers == 0)  # then it closed
@@ -52,7 +59,7 @@ async def test_disconnect_with_linger_zero_drops_at_once() -> None:
             assert push.statistics().messages_dropped == 1
             assert push.statistics().queued_outbound == 0
             async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
-                await pull.bind(endpoint)
+                await pull.bind(release_endpoint(endpoint))
                 await trio.sleep(0.1)  # checking that nothing comes
                 assert pull.statistics().peers == 0
 

@@ -8,7 +8,7 @@ import pytest
 import trio
 
 import trio_zmq
-from tests.helpers import LOOPBACK, free_endpoint, wait_for_peers, wait_until
+from tests.helpers import LOOPBACK, free_endpoint, release_endpoint, wait_for_peers, wait_until
 from trio_zmq._endpoints import Backoff
 from trio_zmq._options import Options
 
@@ -22,7 +22,7 @@ async def test_connect_before_bind_keeps_retrying() -> None:
             await trio.sleep(0.05)  # several connection attempts are refused meanwhile
             assert push.statistics().peers == 0
             async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
-                await pull.bind(endpoint)
+                await pull.bind(release_endpoint(endpoint))
                 assert await pull.recv() == b"early"
 
 

@@ -22,7 +22,7 @@ import zmq
 
 import trio_zmq
 
-from .helpers import NO_INPROC_RECONNECT, bind_endpoint, free_endpoint, wait_until
+from .helpers import NO_INPROC_RECONNECT, bind_endpoint, free_endpoint, release_endpoint, wait_until
 from .peers import PAIRINGS, Message, open_peers
 from .test_reqrep import binds_param, link, peer_param, recv_any
 
@@ -273,7 +273,7 @@ async def test_req_relaxed_correlate_answers_only_the_last_request(
             await req.send(b"TO_BE_DISCARDED")
             await req.send(b"TO_BE_ANSWERED")
             async with open_peers(zctx, peer, trio_zmq.ROUTER) as [router]:
-                await router.bind(endpoint)
+                await router.bind(release_endpoint(endpoint))
                 for _ in range(2):
                     await router.send(*await router.recv())  # bounce it as it came
                 assert await req.recv() == [b"TO_BE_ANSWERED"]
@@ -603,7 +603,7 @@ async def test_connected_dealer_probes_once_per_pipe_not_per_connection(
             dealer.connect(endpoint)
             for generation in range(2):
                 async with open_peers(zctx, "trio", trio_zmq.ROUTER) as [router]:
-                    await router.bind(endpoint)
+                    await router.bind(release_endpoint(endpoint))
                     if handshakes is None:
                         await wait_until(lambda: dealer.trio.statistics().peers == 1)
                     else:

@@ -22,7 +22,7 @@ import trio.testing
 import zmq
 
 import trio_zmq
-from tests.helpers import LOOPBACK, free_endpoint, wait_until
+from tests.helpers import LOOPBACK, free_endpoint, release_endpoint, wait_until
 from tests.libzmq_peer import (
     LibzmqSocket,
     RawReader,
@@ -289,7 +289,7 @@ async def test_close_before_the_connection_is_made() -> None:
             await sock.send_multipart([rid, b""])
             with pytest.raises(trio_zmq.HostUnreachable):
                 await sock.send_multipart([rid, b"too late"])
-            host, port = tcp_address(endpoint)
+            host, port = tcp_address(release_endpoint(endpoint))
             listener = (await trio.open_tcp_listeners(port, host=host))[0]
             async with listener, await listener.accept() as stream:
                 assert await read_until_eof(stream) == b"queued"

@@ -37,7 +37,7 @@ import zmq
 import trio_zmq
 from trio_zmq._endpoints import BoundEndpoint, Connecter
 
-from .helpers import LOOPBACK, free_endpoint, wait_for_peers, wait_until
+from .helpers import LOOPBACK, free_endpoint, release_endpoint, wait_for_peers, wait_until
 from .libzmq_peer import LibzmqSocket, libzmq_socket
 
 DIRECTIONS = ["trio_binds", "libzmq_binds"]
@@ -773,9 +773,9 @@ async def test_immediate_without_any_peer_would_block(
             async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
                 with libzmq_socket(zctx, zmq.PULL) as zpull:
                     if peer == "trio":
-                        await pull.bind(endpoint)
+                        await pull.bind(release_endpoint(endpoint))
                     else:
-                        zpull.bind_to(endpoint)
+                        zpull.bind_to(release_endpoint(endpoint))
                     await push.send(b"after")  # with immediate: waits for the handshake
                     receiver = pull if peer == "trio" else zpull
                     assert [await receiver.recv() for _ in expected] == expected
