@@ -472,6 +472,7 @@ async def test_a_writer_waiting_for_room_outlives_a_borrower_being_got_out(
             else:
                 dealer.connect(second.bind(transport))
             await wait_for_peers(dealer, 2)
+            assert writers_waiting == 1  # still, when the kick comes
             await second.send(b"from the second")
             await wait_until(lambda: received == [b"from the second"])
             assert not borrowing(dealer)
@@ -524,3 +525,36 @@ async def test_a_borrower_got_out_between_two_waits_leaves_the_borrow(
             await wait_until(lambda: borrows == 2)
             await stream.send_all(wire[len(wire) // 2 :])
             await wait_until(lambda: received == [body])
+
+
+async def test_a_borrower_is_kicked_once_however_many_reasons_come(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second kick must not touch the fd: the first may have let the connection close
+    it, and a new socket reuse its number (a wait on it would be woken for nothing)."""
+    notified: list[int] = []
+    real_notify = trio.lowlevel.notify_closing
+
+    def recording(fd: int) -> None:
+        notified.append(fd)
+        real_notify(fd)
+
+    monkeypatch.setattr(trio.lowlevel, "notify_closing", recording)
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(trio_zmq.PULL) as pull,
+            raw_peer(pull),
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(pull.recv)
+            await wait_until(lambda: borrowing(pull))
+            (pipe,) = pull._pipeset.pipes
+            assert isinstance(pipe.lender, PeerConnection) and pipe.lender._socket is not None
+            fd = pipe.lender._socket.fileno()
+            # Two reasons in one step, before the borrower runs: the
+            # connection ends, then the socket is closed.
+            assert pipe.lender.kick_borrower is not None
+            pipe.lender.kick_borrower()
+            pull._pipeset.wake_receivers()
+            assert notified == [fd]
+            nursery.cancel_scope.cancel()

@@ -170,7 +170,9 @@ class PipeSet:
         between two waits. Kicks are rare: another pipe's message, the
         socket closing, the connection ending.
         """
-        if self._borrowed is not None:
+        if self._borrowed is not None and not self._kicked:
+            # Once: a kicked borrower never waits again, and by a second kick
+            # its socket may be closed and the fd number reused by another.
             self._kicked = True
             trio.lowlevel.notify_closing(self._borrowed_fd)
 
