@@ -59,9 +59,55 @@ def lent_reads(monkeypatch: pytest.MonkeyPatch) -> list[PeerConnection]:
     return reads
 
 
+@pytest.fixture
+def borrows(monkeypatch: pytest.MonkeyPatch) -> list[PipeSet]:
+    """One entry per borrow a receiver starts (``PipeSet._borrow``)."""
+    calls: list[PipeSet] = []
+    real_borrow = PipeSet._borrow
+
+    async def counting(self: PipeSet, *args: Any) -> None:
+        calls.append(self)
+        await real_borrow(self, *args)
+
+    monkeypatch.setattr(PipeSet, "_borrow", counting)
+    return calls
+
+
 def borrowing(sock: trio_zmq.Socket) -> bool:
     """Whether a task in ``sock.recv`` is waiting on a borrowed socket."""
     return sock._pipeset._borrowed is not None
+
+
+async def link_peer(
+    sock: trio_zmq.Socket,
+    peer: LibzmqSocket,
+    transport: str,
+    binds: str,
+    endpoint: str | None = None,
+) -> str | None:
+    """Link a libzmq ``peer``: ``sock`` binds (``endpoint`` if it already has one), or it does.
+
+    Returns the endpoint ``sock`` bound, for the next peer (None if the peer bound).
+    """
+    if binds == "trio":
+        if endpoint is None:
+            endpoint = await sock.bind(bind_endpoint(transport))
+        peer.connect(endpoint)
+        return endpoint
+    sock.connect(peer.bind(transport))
+    return None
+
+
+async def borrowing_receiver(nursery: trio.Nursery, sock: trio_zmq.Socket) -> list[bytes]:
+    """Start a task in ``sock.recv``, once it borrows the socket; it fills the list returned."""
+    received: list[bytes] = []
+
+    async def receive() -> None:
+        received.append(await sock.recv())
+
+    nursery.start_soon(receive)
+    await wait_until(lambda: borrowing(sock))
+    return received
 
 
 @asynccontextmanager
@@ -123,24 +169,11 @@ async def test_a_message_from_a_second_peer_gets_the_borrower_out(
         libzmq_socket(zctx, zmq.PUSH) as second,
     ):
         async with trio_zmq.open_socket(trio_zmq.PULL) as pull, trio.open_nursery() as nursery:
-            if binds == "trio":
-                endpoint = await pull.bind(bind_endpoint(transport))
-                first.connect(endpoint)
-            else:
-                pull.connect(first.bind(transport))
+            endpoint = await link_peer(pull, first, transport, binds)
             await wait_for_peers(pull, 1)
-            received: list[bytes] = []
-
-            async def receive() -> None:
-                received.append(await pull.recv())
-
-            nursery.start_soon(receive)
-            await wait_until(lambda: borrowing(pull))
+            received = await borrowing_receiver(nursery, pull)
             # The first peer stays silent: only the second peer's message can end the wait.
-            if binds == "trio":
-                second.connect(endpoint)
-            else:
-                pull.connect(second.bind(transport))
+            await link_peer(pull, second, transport, binds, endpoint)
             await wait_for_peers(pull, 2)
             await second.send(b"from the second")
             await wait_until(lambda: received == [b"from the second"])
@@ -363,18 +396,9 @@ async def test_the_pieces_of_a_large_body_are_read_without_waiting_between_them(
 
 
 async def test_a_large_message_in_pieces_is_received_in_one_borrow(
-    monkeypatch: pytest.MonkeyPatch,
+    borrows: list[PipeSet],
 ) -> None:
     """A borrower that reads part of a message waits on for the rest, in the same borrow."""
-    borrows = 0
-    real_borrow = PipeSet._borrow
-
-    async def counting(self: PipeSet, *args: Any) -> None:
-        nonlocal borrows
-        borrows += 1
-        await real_borrow(self, *args)
-
-    monkeypatch.setattr(PipeSet, "_borrow", counting)
     body = bytes(range(256)) * 1000
     wire = message(body)
     with trio.fail_after(10):
@@ -383,13 +407,7 @@ async def test_a_large_message_in_pieces_is_received_in_one_borrow(
             raw_peer(pull) as (stream, _),
             trio.open_nursery() as nursery,
         ):
-            received: list[bytes] = []
-
-            async def receive() -> None:
-                received.append(await pull.recv())
-
-            nursery.start_soon(receive)
-            await wait_until(lambda: borrowing(pull))
+            received = await borrowing_receiver(nursery, pull)
             (pipe,) = pull._pipeset.pipes
             assert isinstance(pipe.lender, PeerConnection)
             conn = pipe.lender.conn
@@ -397,7 +415,7 @@ async def test_a_large_message_in_pieces_is_received_in_one_borrow(
             await wait_until(lambda: 0 < conn.body_remaining < len(body))
             await stream.send_all(wire[len(wire) // 2 :])
             await wait_until(lambda: received == [body])
-    assert borrows == 1
+    assert len(borrows) == 1
 
 
 async def test_a_borrower_cancelled_inside_a_large_message_leaves_it_whole() -> None:
@@ -450,27 +468,14 @@ async def test_a_writer_waiting_for_room_outlives_a_borrower_being_got_out(
         libzmq_socket(zctx, zmq.DEALER) as second,
     ):
         async with trio_zmq.open_socket(trio_zmq.DEALER) as dealer, trio.open_nursery() as nursery:
-            if binds == "trio":
-                endpoint = await dealer.bind(bind_endpoint(transport))
-                first.connect(endpoint)
-            else:
-                dealer.connect(first.bind(transport))
+            endpoint = await link_peer(dealer, first, transport, binds)
             await wait_for_peers(dealer, 1)
-            received: list[bytes] = []
-
-            async def receive() -> None:
-                received.append(await dealer.recv())
-
-            nursery.start_soon(receive)
-            await wait_until(lambda: borrowing(dealer))
+            received = await borrowing_receiver(nursery, dealer)
             for i in range(count):
                 await dealer.send(b"%d " % i + body)
             # The first peer does not read: the writer waits for room.
             await wait_until(lambda: writers_waiting == 1)
-            if binds == "trio":
-                second.connect(endpoint)
-            else:
-                dealer.connect(second.bind(transport))
+            await link_peer(dealer, second, transport, binds, endpoint)
             await wait_for_peers(dealer, 2)
             assert writers_waiting == 1  # still, when the kick comes
             await second.send(b"from the second")
@@ -484,26 +489,18 @@ async def test_a_writer_waiting_for_room_outlives_a_borrower_being_got_out(
 
 
 async def test_a_borrower_got_out_between_two_waits_leaves_the_borrow(
-    monkeypatch: pytest.MonkeyPatch,
+    borrows: list[PipeSet], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A kick that comes while the borrower runs (not waiting) still ends its borrow."""
-    borrows = 0
-    real_borrow = PipeSet._borrow
     real_read_lent = PeerConnection.read_lent
-
-    async def counting(self: PipeSet, *args: Any) -> None:
-        nonlocal borrows
-        borrows += 1
-        await real_borrow(self, *args)
 
     def kicked_while_reading(self: PeerConnection) -> bool:
         complete = real_read_lent(self)
-        if borrows == 1:
+        if len(borrows) == 1:
             assert self.kick_borrower is not None
             self.kick_borrower()  # as another pipe's message would, between two waits
         return complete
 
-    monkeypatch.setattr(PipeSet, "_borrow", counting)
     monkeypatch.setattr(PeerConnection, "read_lent", kicked_while_reading)
     body = bytes(range(256)) * 1000
     wire = message(body)
@@ -513,16 +510,10 @@ async def test_a_borrower_got_out_between_two_waits_leaves_the_borrow(
             raw_peer(pull) as (stream, _),
             trio.open_nursery() as nursery,
         ):
-            received: list[bytes] = []
-
-            async def receive() -> None:
-                received.append(await pull.recv())
-
-            nursery.start_soon(receive)
-            await wait_until(lambda: borrowing(pull))
+            received = await borrowing_receiver(nursery, pull)
             # Half a message: the borrower would wait on for the rest, but it was kicked.
             await stream.send_all(wire[: len(wire) // 2])
-            await wait_until(lambda: borrows == 2)
+            await wait_until(lambda: len(borrows) == 2)
             await stream.send_all(wire[len(wire) // 2 :])
             await wait_until(lambda: received == [body])
 
