@@ -66,8 +66,9 @@ async def _scenario(steps: list[tuple[Any, ...]], transport: str, libzmq_peer: b
                     )
                     endpoint = await pull.bind(bind_endpoint(transport))
                     recv = pull.recv
+                # linger 0: a failing program's lost message must not hold the close.
                 push = await stack.enter_async_context(
-                    trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=4)
+                    trio_zmq.open_socket(trio_zmq.PUSH, sndhwm=4, linger=0)
                 )
                 push.connect(endpoint)
                 while push.statistics().peers < 1:

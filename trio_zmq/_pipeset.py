@@ -168,7 +168,8 @@ class PipeSet:
         write, the connection's writer, which waits again when the socket is
         still open (``_peer_writer``). ``_kicked`` stops a borrower that was
         between two waits. Kicks are rare: another pipe's message, the
-        socket closing, the connection ending.
+        socket closing, the connection ending, and on XPUB each
+        subscription (``wake_receivers``), even one the borrower read itself.
         """
         if self._borrowed is not None and not self._kicked:
             # Once: a kicked borrower never waits again, and by a second kick

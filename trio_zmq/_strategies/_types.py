@@ -26,9 +26,11 @@ class PipeLike(Protocol):
     def offer(self, msg: Message) -> bool:
         """``write`` if ``can_write``, in one call; whether it was written.
 
-        Unlike ``write``, it takes the list over when it returns True: the
-        message goes to this pipe alone (the load balancer), and the caller
-        built the list for it, so the pipe may hand it on without a copy.
+        It takes the list over when it returns True: the message goes to
+        this pipe alone (the load balancer) and the caller built the list for
+        it, so the pipe may hand it to the receiver as it is. A ``write``
+        caller may share one list among pipes (PUB), so a pipe that hands
+        messages to a receiving socket directly (inproc) copies it there.
         """
         ...
 
