@@ -21,7 +21,7 @@ import trio
 import zmq
 
 import trio_zmq
-from trio_zmq import _peer
+from trio_zmq import _peer_lender
 from trio_zmq._peer import PeerConnection
 
 from .helpers import bind_endpoint, wait_for_peers, wait_until
@@ -45,7 +45,7 @@ def binds(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def long_rests(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reader never takes a resting socket back by itself."""
-    monkeypatch.setattr(_peer, "REST_TIME", 1000.0)
+    monkeypatch.setattr(_peer_lender, "REST_TIME", 1000.0)
 
 
 def connection(sock: trio_zmq.Socket) -> PeerConnection:

@@ -11,6 +11,10 @@ pipe to serve, then runs two loops until either ends:
   and writes them with ``os.writev`` (large bodies as their own buffers,
   never joined).
 
+A receiver may borrow the socket from the reader and read it in its own
+step, and the socket may rest unwatched between two borrows
+(``_peer_lender.PeerLender``).
+
 Expected failures (the peer closes, the network breaks, the peer breaks the
 protocol) end the connection quietly: they are logged, counted by the host
 and turned into an :class:`Outcome`, never raised (DESIGN section 3.6).
@@ -30,6 +34,7 @@ import trio
 from . import _zmtp
 from ._heartbeat import Heartbeat
 from ._options import Options
+from ._peer_lender import PeerLender
 from ._peer_writer import Buffer, PeerWriter
 from ._pipe import Pipe
 from ._waiters import Waiters
@@ -39,10 +44,6 @@ T = TypeVar("T")
 
 #: The most a reader reads on inside a large body in one scheduler step.
 READ_ON_BUDGET = 4 * 1024 * 1024
-
-#: How long a socket that a receiver has read and left stays unwatched
-#: before the reader takes it back (see ``give_back``).
-REST_TIME = 0.01
 
 #: How long we try to send our READY to a peer we are rejecting.
 FLUSH_ON_ERROR_TIMEOUT = 1.0
@@ -88,7 +89,7 @@ class PeerHost(Protocol):
         ...
 
 
-class PeerConnection(PeerWriter):
+class PeerConnection(PeerLender, PeerWriter):
     """One connection to one peer, from greeting to close."""
 
     def __init__(
@@ -284,25 +285,6 @@ class PeerConnection(PeerWriter):
             if self._socket is not None:
                 self._read_rest_of_body()
 
-    async def _wait_while_lent(self) -> None:
-        """Wait while a receiver has the socket, and while it rests after one.
-
-        In a request/reply loop the receiver is back within a round trip, so
-        the reader does not take the socket back at each ``give_back`` (a
-        scheduler step per message) but when ``REST_TIME`` has passed with
-        the socket resting; after a longer borrow it waits for the
-        ``give_back`` itself.
-        """
-        self._timed_park = True
-        try:
-            with trio.move_on_after(REST_TIME):
-                await self._lent_lot.park()
-        finally:
-            self._timed_park = False
-        if self._lent:
-            await self._lent_lot.park()  # a long wait: give_back wakes us
-        self._resting = False
-
     def _read_rest_of_body(self) -> None:
         """Inside a large body, read on while the socket has more (sync).
 
@@ -399,109 +381,6 @@ class PeerConnection(PeerWriter):
                 continue
             self._drained = len(data) < size
             return data
-
-    # --- lending the socket to a receiver ------------------------------------
-
-    def lend(self) -> int | None:
-        """Let a task in ``recv`` read the socket itself; return its fd (else None).
-
-        The latency path for replies: a receiver waiting on an empty pipe
-        would otherwise be woken by the reader one scheduler pass after the
-        reader itself woke. While lent, the reader waits (its own wait for
-        the socket is cancelled, as trio lets one task wait per fd); the
-        borrower waits for readability, calls ``read_lent`` and ``give_back``.
-        Refused while the reader has undelivered messages or the connection
-        is ending.
-        """
-        if self._resting and not self._closing:
-            self._resting = False  # nobody watches it: no wait to end
-            self._lent = True
-            assert self._socket is not None
-            return self._socket.fileno()
-        if (
-            self._lent
-            or self._backlog
-            or self._borrowed_end is not None
-            or self._closing
-            or self._socket is None
-        ):
-            return None
-        self._lent = True
-        if self._waiting and self._reader_scope is not None:
-            self._waiting = False
-            self._reader_scope.cancel()  # ends the wait now, so the fd is free
-        return self._socket.fileno()
-
-    def read_lent(self) -> bool:
-        """Read what the lent socket has and deliver it as the reader would (sync).
-
-        The end of the stream and errors are left for the reader to act on
-        once the socket is given back. Returns False if all that came was
-        part of a message (a large body arrives in many reads): the borrower
-        then waits on, in the same borrow.
-        """
-        assert self._lent
-        return self._read_and_deliver()
-
-    def _read_and_deliver(self) -> bool:
-        """``read_lent``'s work: whether anything was decoded whole (or the stream ended)."""
-        pipe = self.pipe
-        assert pipe is not None
-        if not self._read_now():
-            return self._borrowed_end is not None
-        self._read_rest_of_body()
-        if not self._backlog:
-            return self._borrowed_end is not None
-        room = pipe.inbound_room()
-        if room != 0:
-            try:
-                self._backlog = self._deliver(pipe, self._backlog, self._only_messages, room)
-            except _zmtp.ProtocolError as exc:  # e.g. a REQ reply with no envelope
-                # What came before it was delivered; nothing after it counts.
-                self._backlog = []
-                self._borrowed_end = exc
-        return True
-
-    def give_back(self, *, rest: bool) -> None:
-        """The borrower is done: the socket rests, or the reader takes it back now.
-
-        It rests if ``rest`` (the socket's only peer: no other pipe's messages
-        wait behind this one's) and nothing needs the reader: no undelivered
-        messages, no end of stream, no heartbeats (a PING must be answered
-        and a PONG seen in time). A resting socket is read by the next
-        receiver (``lend``, ``pull``) or, after ``REST_TIME``, by the reader.
-        """
-        self._lent = False
-        if (
-            rest
-            and self._timed_park
-            and not self._closing
-            and self._may_rest
-            and not self._backlog
-            and self._borrowed_end is None
-            and self._heartbeat.quiet
-        ):
-            self._resting = True
-        else:
-            self._lent_lot.unpark_all()
-
-    def pull(self) -> bool:
-        """Read a resting socket now, for a receiver that found nothing (sync).
-
-        Returns whether the socket was resting (and so was read).
-        """
-        if not self._resting:
-            return False
-        self._read_and_deliver()
-        if self._backlog or self._borrowed_end is not None:
-            self.stop_resting()  # the reader acts on them
-        return True
-
-    def stop_resting(self) -> None:
-        """The reader takes a resting socket back now (another pipe came)."""
-        if self._resting:
-            self._resting = False
-            self._lent_lot.unpark_all()
 
     def _deliver(
         self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool, room: int | None
