@@ -110,6 +110,12 @@ async def borrowing_receiver(nursery: trio.Nursery, sock: trio_zmq.Socket) -> li
     return received
 
 
+#: A message whose body comes in several reads, sent in two halves by the tests.
+LARGE_BODY = bytes(range(256)) * 1000
+LARGE_WIRE = message(LARGE_BODY)
+FIRST_HALF, SECOND_HALF = LARGE_WIRE[: len(LARGE_WIRE) // 2], LARGE_WIRE[len(LARGE_WIRE) // 2 :]
+
+
 @asynccontextmanager
 async def raw_peer(
     sock: trio_zmq.Socket, peer_type: bytes = b"PUSH"
@@ -124,6 +130,19 @@ async def raw_peer(
         await reader.read_frame()  # its READY
         await wait_for_peers(sock, 1)
         yield stream, reader
+
+
+@asynccontextmanager
+async def pull_borrowed_by_a_receiver() -> AsyncIterator[
+    tuple[trio_zmq.Socket, trio.SocketStream, list[bytes]]
+]:
+    """A PULL with a hand-driven peer, and a task in ``recv`` borrowing its socket."""
+    async with (
+        trio_zmq.open_socket(trio_zmq.PULL) as pull,
+        raw_peer(pull) as (stream, _),
+        trio.open_nursery() as nursery,
+    ):
+        yield pull, stream, await borrowing_receiver(nursery, pull)
 
 
 async def _exchange(req: trio_zmq.Socket, rep: trio_zmq.Socket | LibzmqSocket) -> None:
@@ -399,29 +418,20 @@ async def test_a_large_message_in_pieces_is_received_in_one_borrow(
     borrows: list[PipeSet],
 ) -> None:
     """A borrower that reads part of a message waits on for the rest, in the same borrow."""
-    body = bytes(range(256)) * 1000
-    wire = message(body)
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            raw_peer(pull) as (stream, _),
-            trio.open_nursery() as nursery,
-        ):
-            received = await borrowing_receiver(nursery, pull)
+        async with pull_borrowed_by_a_receiver() as (pull, stream, received):
             (pipe,) = pull._pipeset.pipes
             assert isinstance(pipe.lender, PeerConnection)
             conn = pipe.lender.conn
-            await stream.send_all(wire[: len(wire) // 2])
-            await wait_until(lambda: 0 < conn.body_remaining < len(body))
-            await stream.send_all(wire[len(wire) // 2 :])
-            await wait_until(lambda: received == [body])
+            await stream.send_all(FIRST_HALF)
+            await wait_until(lambda: 0 < conn.body_remaining < len(LARGE_BODY))
+            await stream.send_all(SECOND_HALF)
+            await wait_until(lambda: received == [LARGE_BODY])
     assert len(borrows) == 1
 
 
 async def test_a_borrower_cancelled_inside_a_large_message_leaves_it_whole() -> None:
     """Cancelled between two pieces of a body: nothing taken, the next recv gets it all."""
-    body = bytes(range(256)) * 1000
-    wire = message(body)
     with trio.fail_after(10):
         async with (
             trio_zmq.open_socket(trio_zmq.PULL) as pull,
@@ -433,12 +443,12 @@ async def test_a_borrower_cancelled_inside_a_large_message_leaves_it_whole() -> 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(pull.recv)
                 await wait_until(lambda: borrowing(pull))
-                await stream.send_all(wire[: len(wire) // 2])
-                await wait_until(lambda: 0 < conn.body_remaining < len(body))
+                await stream.send_all(FIRST_HALF)
+                await wait_until(lambda: 0 < conn.body_remaining < len(LARGE_BODY))
                 nursery.cancel_scope.cancel()
             assert pull.statistics().messages_received == 0
-            await stream.send_all(wire[len(wire) // 2 :])
-            assert await pull.recv() == body
+            await stream.send_all(SECOND_HALF)
+            assert await pull.recv() == LARGE_BODY
 
 
 @pytest.mark.parametrize("binds", ["trio", "libzmq"])
@@ -502,20 +512,13 @@ async def test_a_borrower_got_out_between_two_waits_leaves_the_borrow(
         return complete
 
     monkeypatch.setattr(PeerConnection, "read_lent", kicked_while_reading)
-    body = bytes(range(256)) * 1000
-    wire = message(body)
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            raw_peer(pull) as (stream, _),
-            trio.open_nursery() as nursery,
-        ):
-            received = await borrowing_receiver(nursery, pull)
+        async with pull_borrowed_by_a_receiver() as (_, stream, received):
             # Half a message: the borrower would wait on for the rest, but it was kicked.
-            await stream.send_all(wire[: len(wire) // 2])
+            await stream.send_all(FIRST_HALF)
             await wait_until(lambda: len(borrows) == 2)
-            await stream.send_all(wire[len(wire) // 2 :])
-            await wait_until(lambda: received == [body])
+            await stream.send_all(SECOND_HALF)
+            await wait_until(lambda: received == [LARGE_BODY])
 
 
 async def test_a_borrower_is_kicked_once_however_many_reasons_come(
