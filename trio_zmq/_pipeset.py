@@ -45,7 +45,6 @@ class PipeSet:
         self._borrowed_fd = -1
         #: Set to end the borrower's wait (see ``_kick_borrower``).
         self._kicked = False
-        self._kick = self._kick_borrower
 
     # --- what the socket asks -------------------------------------------------
 
@@ -140,7 +139,7 @@ class PipeSet:
         self._borrowed = pipe
         self._borrowed_fd = fd
         self._kicked = False
-        lender.kick_borrower = self._kick
+        lender.kick_borrower = self._kick_borrower
         try:
             await trio.lowlevel.wait_readable(fd)
             while not lender.read_lent() and not self._kicked:
