@@ -39,6 +39,11 @@ WRITE_ON_BUDGET = 4 * 1024 * 1024
 GATHER_MESSAGES = 256
 #: ... or after this long, if the program never goes idle (see ``_gather``).
 GATHER_TIMEOUT = 0.005
+#: The first this many messages of a gather are watched by trio's idle detection ...
+IDLE_WATCH = 16
+#: ... then the gather goes on while ``STREAM_STEP`` more come within each ``STREAM_PAUSE``.
+STREAM_STEP = 32
+STREAM_PAUSE = 0.001
 
 
 #: What the writer writes: encoded frames, or what is left of them after a partial write.
@@ -213,11 +218,18 @@ class PeerWriter:
 
         Only after a batch of several messages, so a lone request or reply
         is written at once. The writer sleeps, taking no scheduler pass of
-        its own, until whichever comes first: ``GATHER_MESSAGES`` queued (or
-        the pipe full, so a blocked sender is never kept waiting), every
-        task of the program blocked (nobody is going to add to the batch:
-        trio's idle detection, ``wait_all_tasks_blocked``), or
-        ``GATHER_TIMEOUT`` (a program that never goes idle).
+        its own, until ``GATHER_MESSAGES`` are queued (or the pipe is full,
+        so a blocked sender is never kept waiting), or ``GATHER_TIMEOUT``
+        has passed, or the stream stops:
+
+        - while the first ``IDLE_WATCH`` messages come, by trio's idle
+          detection (``wait_all_tasks_blocked``: every task of the program
+          blocked, nobody is going to add to the batch), so a short burst
+          is written as soon as the program idles;
+        - after that, when no ``STREAM_STEP`` more messages came within
+          ``STREAM_PAUSE`` (``Pipe.write`` pushes the deadline on): idle
+          detection makes trio look at a sorted dict on every scheduler
+          pass, which cost a streaming sender ~8 % of its time.
         """
         queued = pipe.untaken_outbound
         target = GATHER_MESSAGES
@@ -226,10 +238,46 @@ class PeerWriter:
         if queued >= target or pipe.flushing or not pipe.can_write():
             await trio.lowlevel.checkpoint()
             return
-        pipe.gather_at = target
+        watched = queued + IDLE_WATCH
+        pipe.gather_at = min(target, watched)
         pipe.gather = scope = trio.move_on_after(GATHER_TIMEOUT)
         try:
             with scope:
                 await _wait_until_idle()
         finally:
             pipe.gather = None
+        if (
+            not scope.cancel_called  # the program went idle
+            or pipe.flushing
+            or pipe.untaken_outbound < watched  # the deadline
+            or pipe.untaken_outbound >= target
+            or not pipe.can_write()
+        ):
+            return
+        cap = scope.deadline
+        now = trio.current_time()
+        if now >= cap:
+            return
+        await PeerWriter._follow_stream(pipe, target, cap, now)
+
+    @staticmethod
+    async def _follow_stream(pipe: Pipe, target: int, cap: float, now: float) -> None:
+        """The second phase of ``_gather``: wait while the stream keeps coming."""
+        pipe.gather_at = min(target, pipe.untaken_outbound + STREAM_STEP)
+        pipe.gather = scope = trio.CancelScope(deadline=min(now + STREAM_PAUSE, cap))
+
+        def grew() -> None:
+            queued = pipe.untaken_outbound
+            if queued >= target:
+                pipe.end_gather()
+                return
+            pipe.gather_at = min(target, queued + STREAM_STEP)
+            scope.deadline = min(trio.current_time() + STREAM_PAUSE, cap)
+
+        pipe.gather_grew = grew
+        try:
+            with scope:
+                await trio.sleep_forever()
+        finally:
+            pipe.gather = None
+            pipe.gather_grew = None

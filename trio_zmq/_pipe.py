@@ -100,6 +100,7 @@ class Pipe:
         "flushing",
         "gather",
         "gather_at",
+        "gather_grew",
         "lender",
         "rcvhwm",
         "sndhwm",
@@ -135,6 +136,9 @@ class Pipe:
         #: ``PeerWriter._gather``), cancelled once ``gather_at`` are queued.
         self.gather: CancelScope | None = None
         self.gather_at = 0
+        #: Called instead of ``end_gather`` at ``gather_at`` once the writer
+        #: follows a stream by deadline (``PeerWriter._gather``, second phase).
+        self.gather_grew: Callable[[], None] | None = None
         #: Closing or retiring: write what is queued without gathering.
         self.flushing = False
 
@@ -173,13 +177,17 @@ class Pipe:
         if self._writer_lot:
             self._writer_lot.unpark_all()
         elif self.gather is not None and len(out) >= self.gather_at:
-            self.end_gather()
+            if self.gather_grew is None:
+                self.end_gather()
+            else:
+                self.gather_grew()
 
     def end_gather(self) -> None:
         """The batch being gathered is big enough (or must go now): wake the writer."""
         if self.gather is not None:
             self.gather.cancel()
             self.gather = None
+            self.gather_grew = None
 
     def flush_now(self) -> None:
         """The socket closes or lets go of this peer: write what is queued now.
