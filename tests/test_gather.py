@@ -7,12 +7,17 @@ waiting for a deadline shows up as a jump of exactly that deadline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 import trio
 
 import trio_zmq
 from trio_zmq import _peer_writer
+from trio_zmq._peer import PeerConnection
 from trio_zmq._peer_writer import IDLE_WATCH, STREAM_PAUSE
+from trio_zmq._pipe import Pipe
 
 from .helpers import linked, wait_for_peers
 
@@ -91,3 +96,112 @@ async def test_a_short_burst_after_a_stream_goes_out_as_soon_as_the_program_idle
                 for i in range(burst):
                     assert await pull.recv() == b"%d.%d" % (round_, i)
                 assert trio.current_time() == start  # no deadline was needed
+
+
+async def stream_until(push: trio_zmq.Socket, pipe: Pipe, phase: Callable[[], bool]) -> int:
+    """Stream (at least 300 messages) until ``phase()``; return how many were sent."""
+    sent = 0
+    while sent < 300 or not phase():
+        await push.send(b"%d" % sent)
+        sent += 1
+        assert sent < 5000
+    return sent
+
+
+async def test_lowering_sndhwm_while_a_stream_is_followed_keeps_no_sender_waiting(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A gather's target was set for the old SNDHWM: the change ends it. (helper-20)"""
+    with trio.fail_after(10):
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
+            await wait_for_peers(push, 1)
+            (pipe,) = push._pipeset.pipes
+            sent = await stream_until(push, pipe, lambda: pipe.gather_grew is not None)
+            start = trio.current_time()
+            push.sndhwm = pipe.queued_outbound + 2
+            for i in range(5):  # the third waits for room: the writer must write now
+                await push.send(b"more %d" % i)
+            assert trio.current_time() == start  # no deadline was waited for
+            assert [await pull.recv() for _ in range(sent)] == [b"%d" % i for i in range(sent)]
+            assert [await pull.recv() for _ in range(5)] == [b"more %d" % i for i in range(5)]
+
+
+async def test_queued_subscriptions_count_towards_a_gathers_target() -> None:
+    """Subscriptions take room too: at the target the gather ends. (helper-20)"""
+    pipe = Pipe(_Owner(), sndhwm=10, rcvhwm=10, endpoint="fake")
+    pipe.write([b"message"])
+    pipe.gather = scope = trio.CancelScope()
+    pipe.gather_at = 3
+    pipe.queue_subscription(b"a", True)
+    assert not scope.cancel_called
+    pipe.queue_subscription(b"b", True)
+    assert scope.cancel_called
+    assert pipe.gather is None
+
+
+async def test_changing_the_hwms_ends_a_gather() -> None:
+    pipe = Pipe(_Owner(), sndhwm=10, rcvhwm=10, endpoint="fake")
+    pipe.gather = scope = trio.CancelScope()
+    pipe.sndhwm = 1
+    pipe.hwm_changed()
+    assert scope.cancel_called
+
+
+class _Owner:
+    def _pipe_readable(self, pipe: Pipe) -> None:
+        pass
+
+    def _pipe_writable(self, pipe: Pipe) -> None:
+        pass
+
+    def _pipe_flushed(self, pipe: Pipe) -> None:
+        pass
+
+    def _pipe_drained(self, pipe: Pipe) -> None:
+        pass
+
+    def _pipe_lost(self, pipe: Pipe, count: int) -> None:
+        pass
+
+
+async def test_a_command_queued_as_idle_watching_ends_goes_out_with_the_batch(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PING queued after the sender ended the first phase, before the writer ran.
+
+    ``wake_writer`` finds no gather to end then; the writer must see the
+    command itself instead of following the stream with it. (helper-20)
+    """
+    connections: list[PeerConnection] = []
+    real_init = PeerConnection.__init__
+
+    def recording_init(self: PeerConnection, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        connections.append(self)
+
+    monkeypatch.setattr(PeerConnection, "__init__", recording_init)
+    with trio.fail_after(10):
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
+            await wait_for_peers(push, 1)
+            (pipe,) = push._pipeset.pipes
+            (conn,) = [c for c in connections if c.pipe is pipe]
+            # Watching for idleness, with the next message ending that phase.
+            sent = await stream_until(
+                push,
+                pipe,
+                lambda: (
+                    pipe.gather is not None
+                    and pipe.gather_grew is None
+                    and pipe.gather_at == pipe.untaken_outbound + 1
+                ),
+            )
+            push.send_nowait(b"%d" % sent)  # no checkpoint: the writer does not run yet
+            sent += 1
+            assert pipe.gather is None  # ended
+            conn.conn.send_ping(1.0)  # as the heartbeat does
+            pipe.wake_writer()
+            start = trio.current_time()
+            await trio.testing.wait_all_tasks_blocked()
+            assert not conn.conn.has_data_to_send()  # written, with the batch
+            assert trio.current_time() == start
+            assert [await pull.recv() for _ in range(sent)] == [b"%d" % i for i in range(sent)]

@@ -177,10 +177,14 @@ class Pipe:
         if self._writer_lot:
             self._writer_lot.unpark_all()
         elif self.gather is not None and len(out) >= self.gather_at:
-            if self.gather_grew is None:
-                self.end_gather()
-            else:
-                self.gather_grew()
+            self._gather_reached()
+
+    def _gather_reached(self) -> None:
+        """``gather_at`` messages are queued: the batch goes now, or grows on."""
+        if self.gather_grew is None:
+            self.end_gather()
+        else:
+            self.gather_grew()
 
     def end_gather(self) -> None:
         """The batch being gathered is big enough (or must go now): wake the writer."""
@@ -259,7 +263,11 @@ class Pipe:
         return dropped
 
     def hwm_changed(self) -> None:
-        """SNDHWM or RCVHWM changed: re-check who is waiting for room."""
+        """SNDHWM or RCVHWM changed: re-check who is waiting for room.
+
+        Ends a gather in progress: its target was set for the old SNDHWM.
+        """
+        self.end_gather()
         if self._reader_lot and not self.inbound_full():
             self._reader_lot.unpark_all()
         if self.can_write():
@@ -293,9 +301,14 @@ class Pipe:
         at SNDHWM (it counts against it like a message once queued).
         """
         if not self.dead:
-            self._out.append(QueuedSubscription(topic, subscribe))
+            out = self._out
+            out.append(QueuedSubscription(topic, subscribe))
             if self._writer_lot:
                 self._writer_lot.unpark_all()
+            elif self.gather is not None and len(out) >= self.gather_at:
+                # It takes room a gather counted on: at its target the pipe
+                # is full, and a sender may be waiting for room.
+                self._gather_reached()
 
     def discard_outbound(self) -> int:
         """Drop what is queued for the peer and not taken yet.
