@@ -22,6 +22,16 @@ from trio_zmq._pipe import Pipe
 from .helpers import linked, wait_for_peers
 
 
+async def stream_until(push: trio_zmq.Socket, pipe: Pipe, phase: Callable[[], bool]) -> int:
+    """Stream (at least 300 messages) until ``phase()``; return how many were sent."""
+    sent = 0
+    while sent < 300 or not phase():
+        await push.send(b"%d" % sent)
+        sent += 1
+        assert sent < 5000
+    return sent
+
+
 async def test_a_long_stream_is_followed_without_trios_idle_detection(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -62,13 +72,9 @@ async def test_the_tail_of_a_long_stream_goes_out_one_stream_pause_after_it_stop
         async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
             await wait_for_peers(push, 1)
             (pipe,) = push._pipeset.pipes
-            sent = 0
-            # Stream until the writer follows the stream by deadline, with
-            # more than the idle-watched messages in its batch.
-            while sent < 300 or pipe.gather_grew is None:
-                await push.send(b"%d" % sent)
-                sent += 1
-                assert sent < 5000
+            # Until the writer follows the stream by deadline, with more
+            # than the idle-watched messages in its batch.
+            sent = await stream_until(push, pipe, lambda: pipe.gather_grew is not None)
             stopped = trio.current_time()
             received = [await pull.recv() for _ in range(sent)]
             assert received == [b"%d" % i for i in range(sent)]
@@ -96,16 +102,6 @@ async def test_a_short_burst_after_a_stream_goes_out_as_soon_as_the_program_idle
                 for i in range(burst):
                     assert await pull.recv() == b"%d.%d" % (round_, i)
                 assert trio.current_time() == start  # no deadline was needed
-
-
-async def stream_until(push: trio_zmq.Socket, pipe: Pipe, phase: Callable[[], bool]) -> int:
-    """Stream (at least 300 messages) until ``phase()``; return how many were sent."""
-    sent = 0
-    while sent < 300 or not phase():
-        await push.send(b"%d" % sent)
-        sent += 1
-        assert sent < 5000
-    return sent
 
 
 async def test_lowering_sndhwm_while_a_stream_is_followed_keeps_no_sender_waiting(
