@@ -39,11 +39,14 @@ BIG_WRITE = 64 * 1024
 #: MAX_CHUNK_READ while reads come back full (a stream of data is waiting).
 READ_SIZE = 64 * 1024
 MAX_CHUNK_READ = 256 * 1024
-#: The cap on one body-mode read. Asking for a whole 1 MiB body at once costs
-#: more than reading it in pieces: each read allocates what it asks for, and
-#: a receiver that falls behind then reads ever larger fresh buffers (1 MiB
-#: throughput went from ~1.6k to ~0.6k msg/s in such runs).
-MAX_READ_SIZE = 256 * 1024
+#: The cap on one body-mode read, kept under glibc's mmap threshold (128 KiB
+#: unless the program's frees raised it). Each read allocates what it asks
+#: for; a larger request gets fresh pages from ``mmap``, faulted in one by one
+#: as the kernel copies into them and unmapped again on free. With 256 KiB
+#: reads a 1 MiB receiver ran that way in about one run of three: 300-475
+#: minor page faults per message, three times the system time, 0.55-0.85k
+#: msg/s instead of 1.5-2.4k. With 96 KiB it never did in ten runs.
+MAX_READ_SIZE = 96 * 1024
 
 _unpack_size = struct.Struct(">Q").unpack_from
 _SHORT_LAST = tuple(bytes((0, n)) for n in range(256))
