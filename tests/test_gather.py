@@ -7,7 +7,8 @@ waiting for a deadline shows up as a jump of exactly that deadline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -20,6 +21,19 @@ from trio_zmq._peer_writer import IDLE_WATCH, STREAM_PAUSE
 from trio_zmq._pipe import Pipe
 
 from .helpers import linked, wait_for_peers
+
+
+@asynccontextmanager
+async def followed_stream() -> AsyncIterator[tuple[trio_zmq.Socket, trio_zmq.Socket, Pipe, int]]:
+    """PULL, PUSH, the PUSH's pipe and how many were sent, its writer following the stream.
+
+    (By deadline, with more than the idle-watched messages in its batch.)
+    """
+    async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
+        await wait_for_peers(push, 1)
+        (pipe,) = push._pipeset.pipes
+        sent = await stream_until(push, pipe, lambda: pipe.gather_grew is not None)
+        yield pull, push, pipe, sent
 
 
 async def stream_until(push: trio_zmq.Socket, pipe: Pipe, phase: Callable[[], bool]) -> int:
@@ -69,12 +83,7 @@ async def test_the_tail_of_a_long_stream_goes_out_one_stream_pause_after_it_stop
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     with trio.fail_after(10):
-        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
-            await wait_for_peers(push, 1)
-            (pipe,) = push._pipeset.pipes
-            # Until the writer follows the stream by deadline, with more
-            # than the idle-watched messages in its batch.
-            sent = await stream_until(push, pipe, lambda: pipe.gather_grew is not None)
+        async with followed_stream() as (pull, _push, _pipe, sent):
             stopped = trio.current_time()
             received = [await pull.recv() for _ in range(sent)]
             assert received == [b"%d" % i for i in range(sent)]
@@ -109,10 +118,7 @@ async def test_lowering_sndhwm_while_a_stream_is_followed_keeps_no_sender_waitin
 ) -> None:
     """A gather's target was set for the old SNDHWM: the change ends it. (helper-20)"""
     with trio.fail_after(10):
-        async with linked(trio_zmq.PULL, trio_zmq.PUSH) as (pull, push):
-            await wait_for_peers(push, 1)
-            (pipe,) = push._pipeset.pipes
-            sent = await stream_until(push, pipe, lambda: pipe.gather_grew is not None)
+        async with followed_stream() as (pull, push, pipe, sent):
             start = trio.current_time()
             push.sndhwm = pipe.queued_outbound + 2
             for i in range(5):  # the third waits for room: the writer must write now
