@@ -210,6 +210,25 @@ async def test_many_messages_in_order(zctx: zmq.Context[Any], direction: str, se
     assert received == messages
 
 
+@direction_param
+async def test_bursts_of_every_size_arrive_whole_at_libzmq(
+    zctx: zmq.Context[Any], direction: str
+) -> None:
+    """Each burst's tail goes out on its own, nothing sent after it needed.
+
+    Short bursts when the program idles; longer ones by the writer's stream
+    deadline, as its idle detection only watches a batch's first messages
+    (``PeerWriter._gather``).
+    """
+    with trio.fail_after(20):
+        async with linked(zctx, trio_zmq.PUSH, zmq.PULL, direction) as (push, [pull]):
+            for burst in (1, 2, 5, 17, 40, 300, 1000, 3, 100):
+                messages = [[b"%d-%d" % (burst, i)] for i in range(burst)]
+                for msg in messages:
+                    await push.send_multipart(msg)
+                assert await pull.recv_many(burst) == messages
+
+
 # --- connecting before the peer binds ------------------------------------------------
 
 
