@@ -128,6 +128,20 @@ async def test_lowering_sndhwm_while_a_stream_is_followed_keeps_no_sender_waitin
             assert [await pull.recv() for _ in range(5)] == [b"more %d" % i for i in range(5)]
 
 
+async def test_aclose_while_a_stream_is_followed_writes_the_batch_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Closing ends the deadline wait: the linger does not wait for the deadline."""
+    with trio.fail_after(10):
+        async with followed_stream() as (pull, push, pipe, sent):
+            assert pipe.gather_grew is not None
+            start = trio.current_time()
+            await push.aclose()
+            assert trio.current_time() == start
+            assert push.statistics().messages_dropped == 0
+            assert [await pull.recv() for _ in range(sent)] == [b"%d" % i for i in range(sent)]
+
+
 async def test_queued_subscriptions_count_towards_a_gathers_target() -> None:
     """Subscriptions take room too: at the target the gather ends. (helper-20)"""
     pipe = Pipe(_Owner(), sndhwm=10, rcvhwm=10, endpoint="fake")
