@@ -74,6 +74,10 @@ class FakePipe:
     def peek(self) -> Message | None:
         return self.inbox[0] if self.inbox else None
 
+    def take_single(self) -> Message | None:
+        msg = self.peek()
+        return msg if msg is None or len(msg) != 1 else self.read()
+
     def deliver(self, msgs: list[Message]) -> None:
         was_empty = not self.inbox
         self.inbox.extend(msgs)

@@ -144,6 +144,27 @@ class InprocPipe(Pipe):
             peer._owner._pipe_writable(peer)  # it was full: its sender may wait for this room
         return msg
 
+    def take_single(self) -> Message | None:
+        q = self._in
+        if not q:
+            return None
+        msg = q[0]
+        if len(msg) != 1:
+            return msg
+        q.popleft()  # read's step, inlined (PULL's per-message path)
+        if not q and self.dead:
+            self._owner._pipe_drained(self)
+        peer = self.peer
+        if (
+            peer is not None
+            and self.rcvhwm
+            and peer.sndhwm
+            and len(q) + 1 + len(peer._out) == peer.sndhwm + self.rcvhwm
+            and not peer.dead
+        ):
+            peer._owner._pipe_writable(peer)  # it was full: its sender may wait for this room
+        return msg
+
     def hwm_changed(self) -> None:
         # Our RCVHWM is half of the peer's limit: the peer's sender may have room now.
         super().hwm_changed()

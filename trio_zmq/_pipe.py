@@ -224,6 +224,22 @@ class Pipe:
             self._owner._pipe_drained(self)
         return msg
 
+    def take_single(self) -> Message | None:
+        """The next inbound message, taken only if it has one frame (PipeLike)."""
+        q = self._in
+        if not q:
+            return None
+        msg = q[0]
+        if len(msg) != 1:
+            return msg
+        # read's step, inlined: this is PULL's per-message path.
+        q.popleft()
+        if self._reader_lot and (not self.rcvhwm or len(q) <= self.rcvhwm // 2):
+            self._reader_lot.unpark_all()
+        if not q and self.dead:
+            self._owner._pipe_drained(self)
+        return msg
+
     @property
     def queued_outbound(self) -> int:
         """Messages for the peer not written yet (queued or being written)."""

@@ -42,12 +42,10 @@ class FairQueue(ActiveSet[P]):
         """
         while self.active:
             pipe = self.pipes[self.current]
-            msg = pipe.peek()
+            msg = pipe.take_single()
             if msg is not None:
-                if len(msg) == 1:
-                    pipe.read()
-                    if self.active > 1:  # (the pipe is still active)
-                        self.current = (self.current + 1) % self.active
+                if self.active > 1 and len(msg) == 1:  # (taken; the pipe is still active)
+                    self.current = (self.current + 1) % self.active
                 return msg
             if self.active == 1:
                 # The only active pipe stays active: there is nothing to skip

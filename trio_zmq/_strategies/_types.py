@@ -42,6 +42,14 @@ class PipeLike(Protocol):
         """The next message from the peer without taking it, or None."""
         ...
 
+    def take_single(self) -> Message | None:
+        """The next message, taken only if it has one frame (the caller checks ``len``).
+
+        ``peek`` and then ``read`` of a single-frame message in one call:
+        the receive step of PULL, once per message.
+        """
+        ...
+
     def deliver(self, msgs: list[Message]) -> None:
         """Queue messages that arrived from the peer, for ``read``."""
         ...
