@@ -74,7 +74,11 @@ class Rep(Pattern):
     def recv(self) -> Message | None:
         return self._next(consume=True)
 
-    def _next(self, *, consume: bool) -> Message | None:
+    def recv_single(self) -> Message | None:
+        # One walk, where the base class would peek and then recv.
+        return self._next(consume=True, only_single=True)
+
+    def _next(self, *, consume: bool, only_single: bool = False) -> Message | None:
         if self._replying:
             raise SocketStateError("a REP socket must send its reply before receiving again")
         while True:
@@ -87,7 +91,7 @@ class Rep(Pattern):
                 self._fq.recv()  # no envelope: dropped, as libzmq does
                 self.dropped += 1
                 continue
-            if consume:
+            if consume and (not only_single or split + 2 == len(msg)):
                 self._fq.recv()
                 self._replying = True
                 self._reply_pipe = pipe
