@@ -778,6 +778,43 @@ async def test_sub_filters_what_it_receives_and_xsub_does_not(
                 assert sock.trio.statistics().messages_dropped == 3
 
 
+@pytest.mark.parametrize("socket_type", [trio_zmq.SUB, trio_zmq.XSUB], ids=["SUB", "XSUB"])
+async def test_recv_of_a_multipart_message_leaves_it_and_sub_still_filters(
+    zctx: zmq.Context[Any], socket_type: trio_zmq.SocketType
+) -> None:
+    """``recv`` (one frame) on SUB and XSUB: the filter applies, a multipart message stays.
+
+    They take a single-frame message in one walk; a SUB must still drop what
+    matches no subscription first, and a multipart message raises
+    MultipartMessageError and is left for ``recv_multipart``.
+    """
+    options: dict[str, Any] = {"subscribe": b"A"} if socket_type == trio_zmq.SUB else {}
+    with trio.fail_after(10):
+        async with (
+            open_peer(zctx, "trio", socket_type, **options) as sock,
+            raw_peer(sock, "bind", 1, b"PUB") as (stream, reader),
+        ):
+            if socket_type == trio_zmq.XSUB:
+                await sock.send(b"\x01A")
+            assert await reader.read_frame() in (subscription_frame(1, b"A"), frame(b"\x01A"))
+            published = [[b"B-1"], [b"A", b"two"], [b"A-1"], [b"B-2"], [b"A-2"]]
+            await stream.send_all(b"".join(message(*m) for m in published))
+            await wait_until(lambda: sock.trio.statistics().queued_inbound >= 4)
+            if socket_type == trio_zmq.XSUB:
+                assert await sock.trio.recv() == b"B-1"
+            with pytest.raises(trio_zmq.MultipartMessageError):
+                await sock.trio.recv()
+            with pytest.raises(trio_zmq.MultipartMessageError):
+                sock.trio.recv_nowait()
+            assert await sock.trio.recv_multipart() == [b"A", b"two"]
+            assert await sock.trio.recv() == b"A-1"
+            if socket_type == trio_zmq.XSUB:
+                assert sock.trio.recv_nowait() == b"B-2"
+            assert sock.trio.recv_nowait() == b"A-2"
+            dropped = 2 if socket_type == trio_zmq.SUB else 0
+            assert sock.trio.statistics().messages_dropped == dropped
+
+
 @peer_param
 @binds_param
 async def test_xsub_fair_queues_its_publishers(

@@ -87,9 +87,20 @@ async def test_sent_buffer_can_be_reused_after_send(transport: str) -> None:
             assert await pull.recv() == b"first"
 
 
-async def test_recv_on_multipart_raises_without_consuming(transport: str) -> None:
+@pytest.mark.parametrize(
+    "pair",
+    [
+        (trio_zmq.PULL, trio_zmq.PUSH),
+        (trio_zmq.DEALER, trio_zmq.DEALER),
+        (trio_zmq.PAIR, trio_zmq.PAIR),
+    ],
+    ids=["PULL", "DEALER", "PAIR"],
+)
+async def test_recv_on_multipart_raises_without_consuming(
+    transport: str, pair: tuple[trio_zmq.SocketType, trio_zmq.SocketType]
+) -> None:
     with trio.fail_after(10):
-        async with linked(trio_zmq.PULL, trio_zmq.PUSH, transport=transport) as (pull, push):
+        async with linked(*pair, transport=transport) as (pull, push):
             await push.send_multipart([b"a", b"b"])
             await push.send(b"single")
             with pytest.raises(trio_zmq.MultipartMessageError):

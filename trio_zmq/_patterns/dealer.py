@@ -46,3 +46,6 @@ class Dealer(Pattern):
     def recv(self) -> Message | None:
         found = self._fq.recv()
         return None if found is None else found[1]
+
+    def recv_single(self) -> Message | None:
+        return self._fq.take_single()  # one walk, where the base class would peek and recv

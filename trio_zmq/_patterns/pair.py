@@ -31,3 +31,6 @@ class Pair(Pattern):
 
     def recv(self) -> Message | None:
         return self._one.recv()
+
+    def recv_single(self) -> Message | None:
+        return self._one.take_single()  # one step, where the base class would peek and recv

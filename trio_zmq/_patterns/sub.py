@@ -31,7 +31,11 @@ class Sub(XSub):
     def recv(self) -> Message | None:
         return self._next(consume=True)
 
-    def _next(self, *, consume: bool) -> Message | None:
+    def recv_single(self) -> Message | None:
+        # One walk (one topic match), where the base class would peek and then recv.
+        return self._next(consume=True, only_single=True)
+
+    def _next(self, *, consume: bool, only_single: bool = False) -> Message | None:
         while True:
             found = self._fq.peek()
             if found is None:
@@ -41,6 +45,6 @@ class Sub(XSub):
                 self._fq.recv()
                 self.dropped += 1
                 continue
-            if consume:
+            if consume and (not only_single or len(msg) == 1):
                 self._fq.recv()
             return msg

@@ -43,3 +43,7 @@ class Exclusive(Generic[P]):
 
     def recv(self) -> Message | None:
         return None if self.pipe is None else self.pipe.read()
+
+    def take_single(self) -> Message | None:
+        """The next message, taken only if it has one frame (check ``len``)."""
+        return None if self.pipe is None else self.pipe.take_single()
