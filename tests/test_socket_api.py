@@ -7,7 +7,7 @@ import trio
 import zmq
 
 import trio_zmq
-from tests.helpers import bind_endpoint, linked, wait_for_peers
+from tests.helpers import bind_endpoint, linked, wait_for_peers, wait_until
 
 
 async def test_design_example(transport: str) -> None:
@@ -109,6 +109,59 @@ async def test_recv_on_multipart_raises_without_consuming(
                 pull.recv_nowait()
             assert await pull.recv_multipart() == [b"a", b"b"]
             assert await pull.recv() == b"single"
+
+
+@pytest.mark.parametrize("socket_type", [trio_zmq.DEALER, trio_zmq.PULL], ids=["DEALER", "PULL"])
+async def test_recv_takes_single_frame_messages_from_each_peer_in_turn(
+    transport: str, socket_type: trio_zmq.SocketType
+) -> None:
+    """``recv`` (one frame) fair-queues as ``recv_multipart`` does: one message per peer in turn."""
+    sender_type = trio_zmq.DEALER if socket_type == trio_zmq.DEALER else trio_zmq.PUSH
+    with trio.fail_after(10):
+        async with (
+            trio_zmq.open_socket(socket_type) as sock,
+            trio_zmq.open_socket(sender_type) as a,
+            trio_zmq.open_socket(sender_type) as b,
+        ):
+            endpoint = await sock.bind(bind_endpoint(transport))
+            a.connect(endpoint)
+            b.connect(endpoint)
+            await wait_for_peers(sock, 2)
+            for i in range(4):
+                await a.send(b"a%d" % i)
+                await b.send(b"b%d" % i)
+            await wait_until(lambda: sock.statistics().queued_inbound == 8)
+            got = [await sock.recv() for _ in range(8)]
+            senders = [m[:1] for m in got]
+            assert all(senders[i] != senders[i + 1] for i in range(7)), got
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [(trio_zmq.PAIR, trio_zmq.PAIR), (trio_zmq.DEALER, trio_zmq.DEALER)],
+    ids=["PAIR", "DEALER"],
+)
+async def test_recv_of_a_gone_peers_last_message_lets_the_peer_go(
+    transport: str, pair: tuple[trio_zmq.SocketType, trio_zmq.SocketType]
+) -> None:
+    """Taking a departed peer's last message with ``recv`` ends its pipe.
+
+    A PAIR then takes a new peer, and the old one leaves the statistics.
+    """
+    with trio.fail_after(10):
+        async with trio_zmq.open_socket(pair[0]) as sock:
+            endpoint = await sock.bind(bind_endpoint(transport))
+            async with trio_zmq.open_socket(pair[1]) as first:
+                first.connect(endpoint)
+                await first.send(b"last words")
+                await wait_until(lambda: sock.statistics().queued_inbound == 1)
+            await wait_until(lambda: sock.statistics().peers == 0)
+            assert await sock.recv() == b"last words"
+            assert len(sock.statistics().peer_details) == 0
+            async with trio_zmq.open_socket(pair[1]) as second:
+                second.connect(endpoint)
+                await second.send(b"hello again")
+                assert await sock.recv() == b"hello again"
 
 
 async def test_operation_not_supported() -> None:

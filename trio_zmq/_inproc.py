@@ -151,7 +151,7 @@ class InprocPipe(Pipe):
         msg = q[0]
         if len(msg) != 1:
             return msg
-        q.popleft()  # read's step, inlined (PULL's per-message path)
+        q.popleft()  # read's step, inlined (the per-message path): keep the two alike
         if not q and self.dead:
             self._owner._pipe_drained(self)
         peer = self.peer

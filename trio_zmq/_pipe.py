@@ -232,7 +232,7 @@ class Pipe:
         msg = q[0]
         if len(msg) != 1:
             return msg
-        # read's step, inlined: this is PULL's per-message path.
+        # read's step, inlined (the per-message receive path): keep the two alike.
         q.popleft()
         if self._reader_lot and (not self.rcvhwm or len(q) <= self.rcvhwm // 2):
             self._reader_lot.unpark_all()

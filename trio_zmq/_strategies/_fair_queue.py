@@ -37,8 +37,8 @@ class FairQueue(ActiveSet[P]):
     def take_single(self) -> Message | None:
         """The next message, taken only if it has one frame (check ``len``), in one walk.
 
-        For the patterns that need only the message (PULL); the others
-        ``peek`` and then ``recv``.
+        For the patterns whose single-frame receive is one fair-queue step
+        (PULL, DEALER, XSUB); the others ``peek`` and then ``recv``.
         """
         while self.active:
             pipe = self.pipes[self.current]

@@ -46,7 +46,8 @@ class PipeLike(Protocol):
         """The next message, taken only if it has one frame (the caller checks ``len``).
 
         ``peek`` and then ``read`` of a single-frame message in one call:
-        the receive step of PULL, once per message.
+        the per-message receive step of PULL, DEALER, XSUB and PAIR. It
+        repeats ``read``'s step (inlined for speed): keep the two alike.
         """
         ...
 
