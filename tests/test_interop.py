@@ -97,6 +97,41 @@ async def test_libzmq_push_to_trio_pull(zctx: zmq.Context[Any], direction: str) 
 
 
 @direction_param
+@pytest.mark.parametrize(
+    "types",
+    [
+        (trio_zmq.DEALER, zmq.DEALER),
+        (trio_zmq.PAIR, zmq.PAIR),
+        (trio_zmq.SUB, zmq.XPUB),
+        (trio_zmq.XSUB, zmq.XPUB),
+    ],
+    ids=["DEALER", "PAIR", "SUB", "XSUB"],
+)
+async def test_recv_leaves_a_multipart_message_from_libzmq_in_place(
+    zctx: zmq.Context[Any], direction: str, types: tuple[trio_zmq.SocketType, int]
+) -> None:
+    """``recv`` (one frame) takes a libzmq peer's single-frame messages in one step.
+
+    A multipart one raises MultipartMessageError and stays for ``recv_multipart``.
+    """
+    trio_type, zmq_type = types
+    options: dict[str, Any] = {"subscribe": b""} if trio_type == trio_zmq.SUB else {}
+    with trio.fail_after(10):
+        async with linked(zctx, trio_type, zmq_type, direction, **options) as (sock, [peer]):
+            if trio_type == trio_zmq.XSUB:
+                await sock.send(b"\x01")
+            if zmq_type == zmq.XPUB:
+                assert await peer.recv_multipart() == [b"\x01"]  # the subscription arrived
+            await peer.send_multipart([b"a", b"b"])
+            await peer.send(b"single")
+            await wait_until(lambda: sock.statistics().queued_inbound == 2)
+            with pytest.raises(trio_zmq.MultipartMessageError):
+                await sock.recv()
+            assert await sock.recv_multipart() == [b"a", b"b"]
+            assert await sock.recv() == b"single"
+
+
+@direction_param
 async def test_pair_both_ways(zctx: zmq.Context[Any], direction: str) -> None:
     with trio.fail_after(10):
         async with linked(zctx, trio_zmq.PAIR, zmq.PAIR, direction) as (pair, [zpair]):
