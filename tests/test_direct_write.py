@@ -14,13 +14,15 @@ from typing import Any
 
 import pytest
 import trio
+import zmq
 
 import trio_zmq
 from trio_zmq._peer import PeerConnection
 from trio_zmq._peer_writer import send_buffers
+from trio_zmq._pipe import DIRECT_REARM
 
 from .helpers import LOOPBACK, linked, wait_for_peers, wait_until
-from .libzmq_peer import greeting, ready
+from .libzmq_peer import greeting, libzmq_socket, ready
 
 
 @pytest.fixture
@@ -72,6 +74,31 @@ async def test_a_stream_of_messages_is_still_batched_by_the_writer(
                 assert await pull.recv() == b"%d" % i
             # One message at most went out directly; the rest in a few big writes.
             assert 0 < len(writer_calls) < 200
+
+
+@pytest.mark.parametrize("binds", ["trio", "libzmq"])
+async def test_a_sender_that_pauses_writes_every_message_itself(
+    writer_calls: list[int], zctx: zmq.Context[Any], binds: str
+) -> None:
+    """A send DIRECT_REARM or more after the last direct write goes direct, armed or not.
+
+    Without that, only every other message of a sender that sends now and
+    then would: the one after a direct write would wait for the writer.
+    """
+    with trio.fail_after(10), libzmq_socket(zctx, zmq.PULL) as pull:
+        async with trio_zmq.open_socket(trio_zmq.PUSH) as push:
+            if binds == "trio":
+                pull.connect(await push.bind(LOOPBACK))
+            else:
+                push.connect(pull.bind("tcp"))
+            await wait_for_peers(push, 1)
+            await wait_until(lambda: writers_idle(push))
+            writer_calls.clear()
+            for i in range(10):
+                await trio.sleep(2 * DIRECT_REARM)  # not to synchronise: the pause itself
+                await push.send(b"%d" % i)
+                assert await pull.recv() == b"%d" % i
+            assert writer_calls == []
 
 
 class StepCounter(trio.abc.Instrument):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from time import monotonic
 from typing import Protocol
 
 from trio import CancelScope
@@ -34,6 +35,9 @@ from ._zmtp import QueuedSubscription
 
 #: The most the writer takes for one write (always at least one message).
 BATCH_BYTES = 256 * 1024
+#: A message sent this long (seconds) after the last direct write goes
+#: direct too, armed or not: the sender is not streaming (see ``Pipe.write``).
+DIRECT_REARM = 0.0005
 
 
 class PipeOwner(Protocol):
@@ -95,6 +99,7 @@ class Pipe:
         "dead",
         "direct",
         "direct_armed",
+        "direct_at",
         "dropped",
         "endpoint",
         "flushing",
@@ -130,6 +135,9 @@ class Pipe:
         #: A direct write is allowed: re-armed when the writer goes idle after
         #: writing and when a message comes from the peer, cleared by one.
         self.direct_armed = True
+        #: When the last direct write went (``time.monotonic``): one more may
+        #: go, armed or not, once ``DIRECT_REARM`` has passed since.
+        self.direct_at = 0.0
         #: The connection's reader, while it can lend its socket to a receiver.
         self.lender: Lender | None = None
         #: The writer's wait while a streaming batch gathers (see
@@ -165,13 +173,18 @@ class Pipe:
         first message goes to the network at once, in the caller's step (the
         latency path: no task switch to the writer). Once: the next messages
         queue for the writer, which batches them, until the pipe is idle
-        again after a write or a message comes from the peer (a reply).
+        again after a write, a message comes from the peer (a reply), or
+        ``DIRECT_REARM`` has passed since the direct write (a sender that
+        sends now and then, not a stream, writes every message itself).
         """
         direct = self.direct
-        if direct is not None and self.direct_armed and not self._out and not self._in_flight:
-            self.direct_armed = False
-            if direct(msg):
-                return  # written, or handed to the writer as in flight
+        if direct is not None and not self._out and not self._in_flight:
+            now = monotonic()
+            if self.direct_armed or now - self.direct_at >= DIRECT_REARM:
+                self.direct_armed = False
+                self.direct_at = now
+                if direct(msg):
+                    return  # written, or handed to the writer as in flight
         out = self._out
         out.append(msg)
         if self._writer_lot:
