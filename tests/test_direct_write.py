@@ -9,7 +9,10 @@ finished by the writer; later messages queue and are batched as before.
 from __future__ import annotations
 
 import os
+import socket
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -22,7 +25,7 @@ from trio_zmq._peer_writer import send_buffers
 from trio_zmq._pipe import DIRECT_REARM
 
 from .helpers import LOOPBACK, linked, wait_for_peers, wait_until
-from .libzmq_peer import greeting, libzmq_socket, ready
+from .libzmq_peer import LibzmqSocket, greeting, libzmq_socket, ready
 
 
 @pytest.fixture
@@ -99,6 +102,83 @@ async def test_a_sender_that_pauses_writes_every_message_itself(
                 await push.send(b"%d" % i)
                 assert await pull.recv() == b"%d" % i
             assert writer_calls == []
+
+
+def send_low_water_mark(sock: trio_zmq.Socket) -> int:
+    """TCP_NOTSENT_LOWAT of the tcp socket of ``sock``'s single connection (its writer idle)."""
+    (pipe,) = sock._pipeset.pipes
+    assert pipe.direct is not None
+    conn = getattr(pipe.direct, "__self__", None)  # the bound PeerConnection._direct_write
+    assert isinstance(conn, PeerConnection) and conn._socket is not None
+    value: int = conn._socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT)
+    return value
+
+
+@asynccontextmanager
+async def push_to_libzmq(pull: LibzmqSocket, binds: str) -> AsyncIterator[trio_zmq.Socket]:
+    """A fresh PUSH connected to ``pull`` (a new tcp connection), its writer idle."""
+    async with trio_zmq.open_socket(trio_zmq.PUSH) as push:
+        if binds == "trio":
+            pull.connect(await push.bind(LOOPBACK))
+        else:
+            push.connect(pull.bind("tcp"))
+        await wait_for_peers(push, 1)
+        await wait_until(lambda: writers_idle(push))
+        assert send_low_water_mark(push) == 16 * 1024  # trio.SocketStream's setting
+        yield push
+
+
+needs_lowat = pytest.mark.skipif(
+    not hasattr(socket, "TCP_NOTSENT_LOWAT"), reason="no TCP_NOTSENT_LOWAT here"
+)
+
+
+@needs_lowat
+@pytest.mark.parametrize("binds", ["trio", "libzmq"])
+async def test_a_large_message_lifts_trios_send_low_water_mark(
+    zctx: zmq.Context[Any], binds: str
+) -> None:
+    """Once a write stops with BULK_REST or more of a body to go, the kernel may take it all.
+
+    trio.SocketStream sets TCP_NOTSENT_LOWAT to 16 KiB; libzmq leaves the
+    kernel's default. On a fresh connection the peer's window is small, so
+    the first write of a 4 MiB body surely stops early.
+    """
+    big = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    with trio.fail_after(20), libzmq_socket(zctx, zmq.PULL) as pull:
+        async with push_to_libzmq(pull, binds) as push:
+            await push.send_multipart([b"head", big])
+            assert await pull.recv_multipart() == [b"head", big]
+            await wait_until(lambda: writers_idle(push))
+            assert send_low_water_mark(push) == 0  # the kernel's default: no limit
+
+
+@needs_lowat
+@pytest.mark.parametrize("binds", ["trio", "libzmq"])
+async def test_messages_of_64_kib_keep_trios_send_low_water_mark(
+    zctx: zmq.Context[Any], binds: str
+) -> None:
+    medium = b"m" * (64 * 1024)
+    with trio.fail_after(20), libzmq_socket(zctx, zmq.PULL) as pull:
+        async with push_to_libzmq(pull, binds) as push:
+            for _ in range(50):
+                await push.send(medium)
+            for _ in range(50):
+                assert await pull.recv() == medium
+            await wait_until(lambda: writers_idle(push))
+            assert send_low_water_mark(push) == 16 * 1024
+
+
+async def test_a_large_message_over_ipc_is_written_whole() -> None:
+    """ipc sockets have no TCP_NOTSENT_LOWAT: a bulk write leaves them as they are."""
+    big = bytes(range(256)) * (16 * 1024)
+    with trio.fail_after(20):
+        async with linked(trio_zmq.PULL, trio_zmq.PUSH, transport="ipc") as (pull, push):
+            await wait_for_peers(push, 1)
+            for _ in range(3):
+                await push.send(big)
+            for _ in range(3):
+                assert await pull.recv() == big
 
 
 class StepCounter(trio.abc.Instrument):

@@ -11,6 +11,7 @@ pass only to wait for room (or once at the end).
 from __future__ import annotations
 
 import os
+import socket as _stdlib_socket
 from collections.abc import Sequence
 
 import trio
@@ -34,6 +35,13 @@ _TRAFFIC = _zmtp.Stage.TRAFFIC  # a global: cheaper than the enum's lookup per m
 
 #: The most one write goes on without yielding, once the kernel takes it at once.
 WRITE_ON_BUDGET = 4 * 1024 * 1024
+
+#: A write that stops with at least this much of one body still to go is a
+#: bulk write: the connection gives up trio's TCP_NOTSENT_LOWAT (see ``_go_bulk``).
+BULK_REST = 512 * 1024
+_TCP_FAMILIES = (_stdlib_socket.AF_INET, _stdlib_socket.AF_INET6)
+#: None where the platform has no such option (trio then sets nothing either).
+TCP_NOTSENT_LOWAT: int | None = getattr(_stdlib_socket, "TCP_NOTSENT_LOWAT", None)
 
 #: A streaming batch is written once this many messages are queued ...
 GATHER_MESSAGES = 256
@@ -97,10 +105,35 @@ async def send_buffers(
                 sent -= size
                 first += 1
             else:
-                pending[first] = memoryview(pending[first])[sent:]
+                pending[first] = rest = memoryview(pending[first])[sent:]
                 sent = 0
+                if len(rest) >= BULK_REST:
+                    _go_bulk(sock)
     if not waited:
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+
+def _go_bulk(sock: trio.socket.SocketType) -> None:
+    """Let the kernel take a large message in one ``writev`` from now on (sync).
+
+    ``trio.SocketStream`` sets TCP_NOTSENT_LOWAT to 16 KiB on tcp sockets: a
+    write then takes only what the peer's window lets go out now plus 16 KiB,
+    and the socket is writable again only below that. A 1 MiB message went
+    out in about six ``writev`` calls and waits, and the sender spent twice
+    the kernel time per byte of one blocking ``sendmsg``. libzmq leaves the
+    option at the kernel's default (no limit); so does a connection here
+    once a write stops with ``BULK_REST`` or more of a body to go (1 MiB
+    over loopback: 2.8k-3.8k msg/s instead of 1.6k-2.3k). Smaller messages
+    keep trio's setting: 64 KiB messages ran about 15 % slower without it,
+    likely because the bytes queued in the kernel then go out from the
+    receiver's CPU, when its window updates arrive. Called again on later
+    partial writes of a bulk connection; setting the same value is harmless.
+    """
+    if TCP_NOTSENT_LOWAT is not None and sock.family in _TCP_FAMILIES:
+        try:
+            sock.setsockopt(_stdlib_socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0)  # 0: the default
+        except OSError:  # pragma: no cover - a kernel without the option
+            pass
 
 
 def _unsent(buffers: list[bytes], sent: int) -> list[Buffer]:
