@@ -79,6 +79,19 @@ async def test_a_stream_of_messages_is_still_batched_by_the_writer(
             assert 0 < len(writer_calls) < 200
 
 
+@asynccontextmanager
+async def push_to_libzmq(pull: LibzmqSocket, binds: str) -> AsyncIterator[trio_zmq.Socket]:
+    """A fresh PUSH connected to ``pull`` (a new tcp connection), its writer idle."""
+    async with trio_zmq.open_socket(trio_zmq.PUSH) as push:
+        if binds == "trio":
+            pull.connect(await push.bind(LOOPBACK))
+        else:
+            push.connect(pull.bind("tcp"))
+        await wait_for_peers(push, 1)
+        await wait_until(lambda: writers_idle(push))
+        yield push
+
+
 @pytest.mark.parametrize("binds", ["trio", "libzmq"])
 async def test_a_sender_that_pauses_writes_every_message_itself(
     writer_calls: list[int], zctx: zmq.Context[Any], binds: str
@@ -89,13 +102,7 @@ async def test_a_sender_that_pauses_writes_every_message_itself(
     then would: the one after a direct write would wait for the writer.
     """
     with trio.fail_after(10), libzmq_socket(zctx, zmq.PULL) as pull:
-        async with trio_zmq.open_socket(trio_zmq.PUSH) as push:
-            if binds == "trio":
-                pull.connect(await push.bind(LOOPBACK))
-            else:
-                push.connect(pull.bind("tcp"))
-            await wait_for_peers(push, 1)
-            await wait_until(lambda: writers_idle(push))
+        async with push_to_libzmq(pull, binds) as push:
             writer_calls.clear()
             for i in range(10):
                 await trio.sleep(2 * DIRECT_REARM)  # not to synchronise: the pause itself
@@ -112,20 +119,6 @@ def send_low_water_mark(sock: trio_zmq.Socket) -> int:
     assert isinstance(conn, PeerConnection) and conn._socket is not None
     value: int = conn._socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT)
     return value
-
-
-@asynccontextmanager
-async def push_to_libzmq(pull: LibzmqSocket, binds: str) -> AsyncIterator[trio_zmq.Socket]:
-    """A fresh PUSH connected to ``pull`` (a new tcp connection), its writer idle."""
-    async with trio_zmq.open_socket(trio_zmq.PUSH) as push:
-        if binds == "trio":
-            pull.connect(await push.bind(LOOPBACK))
-        else:
-            push.connect(pull.bind("tcp"))
-        await wait_for_peers(push, 1)
-        await wait_until(lambda: writers_idle(push))
-        assert send_low_water_mark(push) == 16 * 1024  # trio.SocketStream's setting
-        yield push
 
 
 needs_lowat = pytest.mark.skipif(
@@ -147,6 +140,7 @@ async def test_a_large_message_lifts_trios_send_low_water_mark(
     big = bytes(range(256)) * (16 * 1024)  # 4 MiB
     with trio.fail_after(20), libzmq_socket(zctx, zmq.PULL) as pull:
         async with push_to_libzmq(pull, binds) as push:
+            assert send_low_water_mark(push) == 16 * 1024  # trio.SocketStream's setting
             await push.send_multipart([b"head", big])
             assert await pull.recv_multipart() == [b"head", big]
             await wait_until(lambda: writers_idle(push))
@@ -161,6 +155,7 @@ async def test_messages_of_64_kib_keep_trios_send_low_water_mark(
     medium = b"m" * (64 * 1024)
     with trio.fail_after(20), libzmq_socket(zctx, zmq.PULL) as pull:
         async with push_to_libzmq(pull, binds) as push:
+            assert send_low_water_mark(push) == 16 * 1024
             for _ in range(50):
                 await push.send(medium)
             for _ in range(50):
