@@ -27,6 +27,7 @@ import trio
 import zmq
 
 import trio_zmq
+from trio_zmq import _pipe
 
 from .libzmq_peer import command, frame
 from .peers import Message, Peer, open_peer, open_peers
@@ -572,7 +573,13 @@ async def test_xpub_verboser_two_subs(
 @pairings_param
 @binds_param
 async def test_hwm_pubsub_defaults(
-    zctx: zmq.Context[Any], pub_impl: str, sub_impl: str, binds: str, hwm: int, transport: str
+    zctx: zmq.Context[Any],
+    pub_impl: str,
+    sub_impl: str,
+    binds: str,
+    hwm: int,
+    transport: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """As many messages as SNDHWM, sent at once to a subscriber that does not read, all arrive.
 
@@ -580,8 +587,11 @@ async def test_hwm_pubsub_defaults(
     inproc the high-water marks combine: the subscriber's RCVHWM (1000) is
     room too, before the first drop. Over tcp and ipc a trio_zmq publisher
     writes the first message to an idle connection straight to the network
-    (the latency path), so that one is not queued: one more fits.
+    (the latency path), so that one is not queued: one more fits. A second
+    one would go that way too if the machine stalled for DIRECT_REARM
+    between the first two sends: the test turns that off to count exactly.
     """
+    monkeypatch.setattr(_pipe, "DIRECT_REARM", float("inf"))
     direct = 1 if pub_impl == "trio" else 0  # the latency path's message
     room = hwm + (1000 if transport == "inproc" else direct)
     with trio.fail_after(15):

@@ -135,7 +135,7 @@ class Pipe:
         #: A direct write is allowed: re-armed when the writer goes idle after
         #: writing and when a message comes from the peer, cleared by one.
         self.direct_armed = True
-        #: When the last direct write went (``time.monotonic``): one more may
+        #: When the last direct write ended (``time.monotonic``): one more may
         #: go, armed or not, once ``DIRECT_REARM`` has passed since.
         self.direct_at = 0.0
         #: The connection's reader, while it can lend its socket to a receiver.
@@ -178,13 +178,17 @@ class Pipe:
         sends now and then, not a stream, writes every message itself).
         """
         direct = self.direct
-        if direct is not None and not self._out and not self._in_flight:
-            now = monotonic()
-            if self.direct_armed or now - self.direct_at >= DIRECT_REARM:
-                self.direct_armed = False
-                self.direct_at = now
-                if direct(msg):
-                    return  # written, or handed to the writer as in flight
+        if (
+            direct is not None
+            and not self._out
+            and not self._in_flight
+            and (self.direct_armed or monotonic() - self.direct_at >= DIRECT_REARM)
+        ):
+            self.direct_armed = False
+            written = direct(msg)
+            self.direct_at = monotonic()  # after: a slow write does not count as a pause
+            if written:
+                return  # written, or handed to the writer as in flight
         out = self._out
         out.append(msg)
         if self._writer_lot:
