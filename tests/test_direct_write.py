@@ -20,6 +20,7 @@ import trio
 import zmq
 
 import trio_zmq
+from trio_zmq import _pipe
 from trio_zmq._peer import PeerConnection
 from trio_zmq._peer_writer import send_buffers
 from trio_zmq._pipe import DIRECT_REARM
@@ -126,25 +127,56 @@ needs_lowat = pytest.mark.skipif(
 )
 
 
+def assert_trios_low_water_mark(push: trio_zmq.Socket) -> None:
+    """The connection starts with trio.SocketStream's 16 KiB (skip where the kernel refused it)."""
+    if send_low_water_mark(push) != 16 * 1024:
+        pytest.skip("trio could not set TCP_NOTSENT_LOWAT on this kernel")
+
+
 @needs_lowat
 @pytest.mark.parametrize("binds", ["trio", "libzmq"])
 async def test_a_large_message_lifts_trios_send_low_water_mark(
-    zctx: zmq.Context[Any], binds: str
+    zctx: zmq.Context[Any], binds: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Once a write stops with BULK_REST or more of a body to go, the kernel may take it all.
+    """Once a write stops inside a body of BULK_BODY or more, the kernel may take it all.
 
     trio.SocketStream sets TCP_NOTSENT_LOWAT to 16 KiB; libzmq leaves the
-    kernel's default. On a fresh connection the peer's window is small, so
-    the first write of a 4 MiB body surely stops early.
+    kernel's default. The 4 MiB message queues behind a small one, so the
+    writer writes it; on a fresh connection the peer's window is small, so
+    its first write surely stops early.
     """
+    monkeypatch.setattr(_pipe, "DIRECT_REARM", float("inf"))  # only the first goes direct
     big = bytes(range(256)) * (16 * 1024)  # 4 MiB
     with trio.fail_after(20), libzmq_socket(zctx, zmq.PULL) as pull:
         async with push_to_libzmq(pull, binds) as push:
-            assert send_low_water_mark(push) == 16 * 1024  # trio.SocketStream's setting
-            await push.send_multipart([b"head", big])
+            assert_trios_low_water_mark(push)
+            push.send_nowait(b"first")
+            push.send_multipart_nowait([b"head", big])
+            assert push.statistics().queued_outbound == 1  # the writer's to write
+            assert await pull.recv() == b"first"
             assert await pull.recv_multipart() == [b"head", big]
             await wait_until(lambda: writers_idle(push))
             assert send_low_water_mark(push) == 0  # the kernel's default: no limit
+
+
+@needs_lowat
+@pytest.mark.parametrize("binds", ["trio", "libzmq"])
+async def test_a_direct_write_that_stops_inside_a_large_body_lifts_it_too(
+    zctx: zmq.Context[Any], binds: str
+) -> None:
+    """560 KiB to an idle connection: ``send`` writes the first piece, the writer the rest.
+
+    The rest is under BULK_BODY, so only the direct write can tell that the
+    body is a large one.
+    """
+    body = bytes(range(256)) * (560 * 4)  # 560 KiB
+    with trio.fail_after(20), libzmq_socket(zctx, zmq.PULL) as pull:
+        async with push_to_libzmq(pull, binds) as push:
+            assert_trios_low_water_mark(push)
+            await push.send(body)
+            assert await pull.recv() == body
+            await wait_until(lambda: writers_idle(push))
+            assert send_low_water_mark(push) == 0
 
 
 @needs_lowat
@@ -155,7 +187,7 @@ async def test_messages_of_64_kib_keep_trios_send_low_water_mark(
     medium = b"m" * (64 * 1024)
     with trio.fail_after(20), libzmq_socket(zctx, zmq.PULL) as pull:
         async with push_to_libzmq(pull, binds) as push:
-            assert send_low_water_mark(push) == 16 * 1024
+            assert_trios_low_water_mark(push)
             for _ in range(50):
                 await push.send(medium)
             for _ in range(50):

@@ -36,9 +36,9 @@ _TRAFFIC = _zmtp.Stage.TRAFFIC  # a global: cheaper than the enum's lookup per m
 #: The most one write goes on without yielding, once the kernel takes it at once.
 WRITE_ON_BUDGET = 4 * 1024 * 1024
 
-#: A write that stops with at least this much of one body still to go is a
-#: bulk write: the connection gives up trio's TCP_NOTSENT_LOWAT (see ``_go_bulk``).
-BULK_REST = 512 * 1024
+#: A write that stops inside a buffer (a body) at least this large is a bulk
+#: write: the connection gives up trio's TCP_NOTSENT_LOWAT (see ``_go_bulk``).
+BULK_BODY = 512 * 1024
 _TCP_FAMILIES = (_stdlib_socket.AF_INET, _stdlib_socket.AF_INET6)
 #: None where the platform has no such option (trio then sets nothing either).
 TCP_NOTSENT_LOWAT: int | None = getattr(_stdlib_socket, "TCP_NOTSENT_LOWAT", None)
@@ -105,9 +105,9 @@ async def send_buffers(
                 sent -= size
                 first += 1
             else:
-                pending[first] = rest = memoryview(pending[first])[sent:]
+                pending[first] = memoryview(pending[first])[sent:]
                 sent = 0
-                if len(rest) >= BULK_REST:
+                if size >= BULK_BODY:
                     _go_bulk(sock)
     if not waited:
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -122,7 +122,7 @@ def _go_bulk(sock: trio.socket.SocketType) -> None:
     out in about six ``writev`` calls and waits, and the sender spent twice
     the kernel time per byte of one blocking ``sendmsg``. libzmq leaves the
     option at the kernel's default (no limit); so does a connection here
-    once a write stops with ``BULK_REST`` or more of a body to go (1 MiB
+    once a write stops inside a body of ``BULK_BODY`` bytes or more (1 MiB
     over loopback: 2.8k-3.8k msg/s instead of 1.6k-2.3k). Smaller messages
     keep trio's setting: 64 KiB messages ran about 15 % slower without it,
     likely because the bytes queued in the kernel then go out from the
@@ -238,6 +238,8 @@ class PeerWriter:
             sent = 0  # the writer will meet the error again and end the connection
         rest = _unsent(buffers, sent)
         if rest:
+            if len(buffers[len(buffers) - len(rest)]) >= BULK_BODY:
+                _go_bulk(sock)  # stopped inside a large body (the writer sees only its rest)
             self._unfinished = rest
             pipe.start_direct()
         return True

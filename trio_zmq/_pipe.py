@@ -135,8 +135,10 @@ class Pipe:
         #: A direct write is allowed: re-armed when the writer goes idle after
         #: writing and when a message comes from the peer, cleared by one.
         self.direct_armed = True
-        #: When the last direct write ended (``time.monotonic``): one more may
-        #: go, armed or not, once ``DIRECT_REARM`` has passed since.
+        #: When the last direct write (or attempt) ended: one more may go, armed
+        #: or not, once ``DIRECT_REARM`` has passed since. ``time.monotonic``,
+        #: not trio's clock (cheaper per message); so a virtual clock's jumps
+        #: never re-arm it.
         self.direct_at = 0.0
         #: The connection's reader, while it can lend its socket to a receiver.
         self.lender: Lender | None = None
@@ -186,7 +188,7 @@ class Pipe:
         ):
             self.direct_armed = False
             written = direct(msg)
-            self.direct_at = monotonic()  # after: a slow write does not count as a pause
+            self.direct_at = monotonic()  # after the attempt: a slow write is no pause
             if written:
                 return  # written, or handed to the writer as in flight
         out = self._out
