@@ -32,9 +32,15 @@ from trio_zmq._zmtp import (
     Stage,
     Subscribe,
     UnsupportedVersion,
+    _framing,
 )
 from trio_zmq._zmtp import _commands as cmd
-from trio_zmq._zmtp._framing import encode_command, encode_messages, frame_header
+from trio_zmq._zmtp._framing import (
+    MAX_READ_SIZE,
+    encode_command,
+    encode_messages,
+    frame_header,
+)
 
 # --- wire helpers -----------------------------------------------------------------
 
@@ -725,25 +731,75 @@ def test_read_size_hint_follows_the_decoder_in_body_mode() -> None:
     assert conn.receive_data(body) == [[b"x" * 10 + body]]
 
 
-def test_body_pieces_complete_nothing_until_the_last_bytes_come_through_receive_data() -> None:
+def read_into_body(conn: Connection, data: bytes) -> list[Event]:
+    """What a reader with a socket does: copy ``data`` into ``body_buffer`` views."""
+    events: list[Event] = []
+    while data:
+        view = conn.body_buffer()
+        n = min(len(view), len(data))
+        view[:n] = data[:n]
+        data = data[n:]
+        events += conn.body_received(n)
+    return events
+
+
+def test_body_reads_complete_nothing_until_the_last_byte() -> None:
     conn = established()
     size = 100_000
     body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     assert conn.receive_data(frame_header(size) + body[:10]) == []
-    conn.receive_body_piece(body[10:50_000])
-    conn.receive_body_piece(body[50_000:99_000])
+    assert len(conn.body_buffer()) == conn.read_size_hint == min(size - 10, MAX_READ_SIZE)
+    assert read_into_body(conn, body[10:50_000]) == []
+    assert conn.receive_data(body[50_000:60_000]) == []  # the two ways mix
+    assert read_into_body(conn, body[60_000:99_000]) == []
     assert conn.body_remaining == 1_000
     with pytest.raises(ValueError):
-        conn.receive_body_piece(body[99_000:])  # the end of the body: receive_data's
-    assert conn.receive_data(body[99_000:] + frame_header(2) + b"ok") == [[body], [b"ok"]]
+        conn.body_received(1_001)  # more than the body has left
+    assert read_into_body(conn, body[99_000:]) == [[body]]
+    assert conn.receive_data(frame_header(2) + b"ok") == [[b"ok"]]
     with pytest.raises(ValueError):
-        conn.receive_body_piece(b"x")  # not inside a body
+        conn.body_buffer()  # not inside a body
 
 
-def test_body_pieces_only_in_traffic() -> None:
+def test_a_body_read_completes_a_multipart_message_and_a_command() -> None:
+    conn = established(SocketType.XPUB, SocketType.XSUB)
+    first = b"a" * 70_000
+    assert conn.receive_data(frame_header(len(first), 1) + first[:5]) == []
+    assert read_into_body(conn, first[5:]) == []  # a MORE frame: nothing whole yet
+    assert conn.receive_data(frame_header(1) + b"z") == [[first, b"z"]]
+    topic = b"t" * 80_000
+    command = cmd.command_body(b"SUBSCRIBE", topic)
+    assert conn.receive_data(encode_command(command)[:100]) == []
+    assert read_into_body(conn, encode_command(command)[100:]) == [Subscribe(topic)]
+    assert not conn.only_messages
+
+
+def test_body_reads_reuse_one_segment_and_span_several() -> None:
+    _framing._spare_segments.clear()
+    conn = established()
+    body = bytes(range(256)) * 4096  # 1 MiB
+    for _ in range(3):
+        assert conn.receive_data(frame_header(len(body)) + body[:1000]) == []
+        assert read_into_body(conn, body[1000:]) == [[body]]
+        # The segment went back to the spare list, and the next body takes it.
+        assert len(_framing._spare_segments) == 1
+    segment = _framing._spare_segments[0]
+    big = body * 2 + b"tail" * 25  # over three segments
+    conn.receive_data(frame_header(len(big)) + big[:10])
+    assert conn.body_buffer().obj is segment
+    assert read_into_body(conn, big[10:]) == [[big]]
+    assert len(_framing._spare_segments) == 3
+    # Never more spares than MAX_SPARE_SEGMENTS, however many a body took.
+    huge = b"h" * (_framing.SEGMENT * (_framing.MAX_SPARE_SEGMENTS + 2))
+    conn.receive_data(frame_header(len(huge)) + huge[:10])
+    assert read_into_body(conn, huge[10:]) == [[huge]]
+    assert len(_framing._spare_segments) == _framing.MAX_SPARE_SEGMENTS
+
+
+def test_body_reads_only_in_traffic() -> None:
     conn = Connection(SocketType.DEALER)
     with pytest.raises(LocalProtocolError):
-        conn.receive_body_piece(b"x")
+        conn.body_buffer()
 
 
 def test_big_ready_in_small_chunks_then_messages() -> None:

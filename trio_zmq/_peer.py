@@ -276,6 +276,12 @@ class PeerConnection(PeerLender, PeerWriter):
                 if type(end) is EOFError:
                     return  # the borrower read the end of the stream
                 raise end
+            if self._socket is not None and self.conn.body_remaining:
+                # Inside a large body: read straight into its buffer.
+                if await self._turn_to_read():
+                    self._read_now()
+                    self._read_rest_of_body()
+                continue
             data = await receive_some(self.conn.read_size_hint)
             if data is None:
                 continue  # lent while waiting (see lend)
@@ -311,19 +317,24 @@ class PeerConnection(PeerLender, PeerWriter):
         """
         assert self._socket is not None
         conn = self.conn
-        size = conn.read_size_hint
         try:
+            if conn.body_remaining:
+                # Inside a large body: into its buffer, no allocation per read.
+                view = conn.body_buffer()
+                got = os.readv(self._socket.fileno(), (view,))
+                if not got:
+                    self._borrowed_end = EOFError()
+                    return 0
+                self._drained = got < len(view)
+                self._took(conn.body_received(got))
+                return got
+            size = conn.read_size_hint
             data = os.read(self._socket.fileno(), size)
             if not data:
                 self._borrowed_end = EOFError()
                 return 0
             self._drained = len(data) < size
-            if len(data) < conn.body_remaining:
-                # Wholly inside a large body: kept as a piece, nothing to decode.
-                conn.receive_body_piece(data)
-                self._heartbeat.received(None)
-            else:
-                self._decode(data)
+            self._decode(data)
         except BlockingIOError:
             self._drained = True
             return 0
@@ -334,8 +345,12 @@ class PeerConnection(PeerLender, PeerWriter):
 
     def _decode(self, data: bytes | bytearray) -> None:
         """Decode a chunk into the backlog; wake the writer if replies are due."""
+        self._took(self.conn.receive_data(data))
+
+    def _took(self, events: list[_zmtp.Event]) -> None:
+        """What a read decoded becomes the backlog; wake the writer if replies are due."""
         conn = self.conn
-        self._backlog = conn.receive_data(data)
+        self._backlog = events
         self._only_messages = only_messages = conn.only_messages
         self._heartbeat.received(None if only_messages else self._backlog)
         if conn.has_data_to_send():
@@ -356,23 +371,7 @@ class PeerConnection(PeerLender, PeerWriter):
         assert self._socket is not None
         fd = self._socket.fileno()
         while True:
-            if self._drained:
-                if self._settle:
-                    # We just woke a receiver (or took the socket back from
-                    # one): let it come back and borrow the socket before
-                    # we wait on it ourselves (see lend).
-                    self._settle = False
-                    await trio.lowlevel.checkpoint()
-                    if self._lent:
-                        return None
-                self._waiting = True
-                try:
-                    await trio.lowlevel.wait_readable(fd)
-                finally:
-                    self._waiting = False
-            else:
-                await trio.lowlevel.checkpoint()
-            if self._lent:
+            if not await self._turn_to_read():
                 return None
             try:
                 data = os.read(fd, size)
@@ -381,6 +380,31 @@ class PeerConnection(PeerLender, PeerWriter):
                 continue
             self._drained = len(data) < size
             return data
+
+    async def _turn_to_read(self) -> bool:
+        """Wait until the socket may have data; False if it was lent meanwhile. A checkpoint.
+
+        When the last read drained the socket, this waits for readability;
+        otherwise it only takes a scheduler pass.
+        """
+        assert self._socket is not None
+        if self._drained:
+            if self._settle:
+                # We just woke a receiver (or took the socket back from
+                # one): let it come back and borrow the socket before
+                # we wait on it ourselves (see lend).
+                self._settle = False
+                await trio.lowlevel.checkpoint()
+                if self._lent:
+                    return False
+            self._waiting = True
+            try:
+                await trio.lowlevel.wait_readable(self._socket)
+            finally:
+                self._waiting = False
+        else:
+            await trio.lowlevel.checkpoint()
+        return not self._lent
 
     def _deliver(
         self, pipe: Pipe, events: list[_zmtp.Event], only_messages: bool, room: int | None

@@ -122,15 +122,28 @@ class Connection:
         """Bytes still to come of a large frame body (0 when not in the middle of one)."""
         return self._decoder.body_remaining
 
-    def receive_body_piece(self, data: bytes) -> None:
-        """``receive_data`` for bytes wholly inside a large frame body.
+    def body_buffer(self) -> memoryview:
+        """A writable view for the next bytes of the large body being received.
 
-        ``data`` must be shorter than ``body_remaining``: it completes
-        nothing, so there are no events. Only once the handshake is done.
+        A reader with a socket reads into it and calls ``body_received``:
+        the body then costs no allocation per read. Only once the handshake
+        is done and while ``body_remaining``.
         """
         if self.stage is not TRAFFIC:
-            raise LocalProtocolError(f"no body pieces in stage {self.stage.value}")
-        self._decoder.feed_body_piece(data)
+            raise LocalProtocolError(f"no body reads in stage {self.stage.value}")
+        return self._decoder.body_buffer()
+
+    def body_received(self, count: int) -> list[Event]:
+        """``count`` bytes were read into the last ``body_buffer``; return the events they complete.
+
+        Raises :class:`ProtocolError` as ``receive_data`` does (a command
+        the peer may not send), and the connection is then BROKEN.
+        """
+        try:
+            return self._traffic(self._decoder.body_received(count))
+        except ProtocolError:
+            self.stage = Stage.BROKEN
+            raise
 
     def receive_data(self, data: bytes | bytearray) -> list[Event]:
         """Feed bytes from the peer; return the events they complete.

@@ -13,9 +13,12 @@ chunking. A body of ``LARGE_BODY`` bytes or more that is not complete yet
 switches the decoder to body mode: ``read_size_hint`` then asks for exactly
 the rest of the body, the pieces are kept as they arrive (the first one as a
 view of its chunk, not a copy) and joined once at the end, or handed out as
-they are, with no copy at all, when the body arrived in one piece. Outside
-body mode the read size grows from 64 KiB to 256 KiB while reads come back
-full, and shrinks back when they do not.
+they are, with no copy at all, when the body arrived in one piece. A reader
+with a socket of its own reads the rest of a large body straight into
+``body_buffer`` instead: a view of a reused 1 MiB segment, so the body costs
+no allocation until it is joined (see ``SEGMENT``). Outside body mode the
+read size grows from 64 KiB to 256 KiB while reads come back full, and
+shrinks back when they do not.
 """
 
 from __future__ import annotations
@@ -39,14 +42,31 @@ BIG_WRITE = 64 * 1024
 #: MAX_CHUNK_READ while reads come back full (a stream of data is waiting).
 READ_SIZE = 64 * 1024
 MAX_CHUNK_READ = 256 * 1024
-#: The cap on one body-mode read, kept under glibc's mmap threshold (128 KiB
-#: unless the program's frees raised it). Each read allocates what it asks
-#: for; a larger request gets fresh pages from ``mmap``, faulted in one by one
-#: as the kernel copies into them and unmapped again on free. With 256 KiB
-#: reads a 1 MiB receiver ran that way in about one run of three: 300-475
-#: minor page faults per message, three times the system time, 0.55-0.85k
-#: msg/s instead of 1.5-2.4k. With 96 KiB it never did in ten runs.
+#: The cap on one body-mode read. A read into a new ``bytes`` (a reader
+#: without a socket of its own) allocates what it asks for, and this keeps it
+#: under glibc's mmap threshold (128 KiB unless the program's frees raised
+#: it): a larger request gets fresh pages from ``mmap``, faulted in one by one
+#: as the kernel copies into them. With 256 KiB reads a 1 MiB receiver ran
+#: that way in about one run of three. Reads into ``body_buffer`` allocate
+#: nothing, but larger ones were slower all the same: with reads of the whole
+#: rest of the body a 1 MiB stream ran at 2.0k-3.4k msg/s (median 2.3k)
+#: against 2.3k-3.2k (median 2.8k) in 16 alternated rounds, its receiver
+#: waiting for the socket two to three times as often.
 MAX_READ_SIZE = 96 * 1024
+#: ``body_buffer`` hands out views of segments of this size, taken from a
+#: spare list shared by every decoder of the process and given back when the
+#: body they hold is joined. The joined body is then the only allocation a
+#: large message costs, and memory freed per message stays under glibc's trim
+#: threshold: with a fresh piece per read as well, a 1 MiB receiver freed
+#: 2 MiB per message, glibc returned it to the kernel in about one run of
+#: twelve and faulted it back in page by page (~460 minor faults per message,
+#: a fifth of the usual rate). (Threads running trio share the list safely:
+#: each segment is popped by one decoder and appended back by it.)
+SEGMENT = 1024 * 1024
+#: The most spare segments kept: the memory they hold while no large body
+#: is being received.
+MAX_SPARE_SEGMENTS = 4
+_spare_segments: list[bytearray] = []
 
 _unpack_size = struct.Struct(">Q").unpack_from
 _SHORT_LAST = tuple(bytes((0, n)) for n in range(256))
@@ -70,11 +90,13 @@ class FrameDecoder:
         "_body_flags",
         "_body_pieces",
         "_body_remaining",
+        "_body_segments",
         "_frames",
         "_need",
         "_pending",
         "_pending_len",
         "_read_size",
+        "_segment_view",
         "assemble",
         "command_count",
         "maxmsgsize",
@@ -90,6 +112,10 @@ class FrameDecoder:
         self._body_pieces: list[bytes | memoryview] = []
         self._body_remaining = 0
         self._body_flags = 0
+        #: The segments that ``body_buffer`` took for the current body, and
+        #: the view it handed out last (``body_received`` commits part of it).
+        self._body_segments: list[bytearray] = []
+        self._segment_view: memoryview | None = None
         self._read_size = READ_SIZE
         #: Command frames decoded so far (lets callers skip a scan for them).
         self.command_count = 0
@@ -226,16 +252,43 @@ class FrameDecoder:
             self._pending.append(memoryview(data)[pos:] if pos else data)
             self._pending_len += len(data) - pos
 
-    def feed_body_piece(self, data: bytes) -> None:
-        """``feed`` for bytes wholly inside the current body (shorter than ``body_remaining``).
+    def body_buffer(self) -> memoryview:
+        """A writable view for the next bytes of the current large body.
 
-        They are kept as a piece of it, and nothing completes: the reader of a
-        large body feeds most of it this way, without the general walk.
+        Read into it (``os.readv``, ``recv_into``), then call
+        ``body_received`` with the count. It is ``read_size_hint`` long, or
+        shorter where its segment ends. Only in body mode.
         """
-        if not 0 < len(data) < self._body_remaining:
-            raise ValueError("not a piece from inside the current body")
-        self._body_pieces.append(data)
-        self._body_remaining -= len(data)
+        remaining = self._body_remaining
+        if not remaining:
+            raise ValueError("not inside a large body")
+        view = self._segment_view
+        if view is None:
+            try:
+                segment = _spare_segments.pop()
+            except IndexError:
+                segment = bytearray(SEGMENT)
+            self._body_segments.append(segment)
+            self._segment_view = view = memoryview(segment)
+        size = min(remaining, MAX_READ_SIZE)
+        return view[:size] if len(view) > size else view
+
+    def body_received(self, count: int) -> list[DecodedItem]:
+        """``count`` bytes were read into the last ``body_buffer``: take them.
+
+        Returns what they complete, as ``feed`` does: the body's message (or
+        command) when they are the last of it, else nothing.
+        """
+        view = self._segment_view
+        if view is None or not 0 < count <= min(len(view), self._body_remaining):
+            raise ValueError("more bytes than the last body_buffer had room for")
+        self._body_pieces.append(view[:count])
+        self._segment_view = view[count:] if count < len(view) else None
+        self._body_remaining -= count
+        out: list[DecodedItem] = []
+        if not self._body_remaining:
+            self._finish_body(out)
+        return out
 
     def _feed_body(self, data: bytes, pos: int, out: list[DecodedItem]) -> int:
         """Body mode: take what belongs to the current body; return the new position."""
@@ -244,12 +297,24 @@ class FrameDecoder:
             whole = pos == 0 and take == len(data)
             self._body_pieces.append(data if whole else memoryview(data)[pos : pos + take])
             self._body_remaining -= take
-        if self._body_remaining:
-            return pos + take
+        if not self._body_remaining:
+            self._finish_body(out)
+        return pos + take
+
+    def _finish_body(self, out: list[DecodedItem]) -> None:
+        """The whole body is here: join it, give its segments back, emit it."""
         pieces, self._body_pieces = self._body_pieces, []
         # One piece that arrived whole is handed out as it is: no copy at all.
         first = pieces[0]
         body = first if len(pieces) == 1 and type(first) is bytes else b"".join(pieces)
+        if self._body_segments:
+            del pieces, first  # the views into the segments
+            self._segment_view = None
+            spare = _spare_segments
+            for segment in self._body_segments:
+                if len(spare) < MAX_SPARE_SEGMENTS:
+                    spare.append(segment)
+            self._body_segments = []
         flags = self._body_flags
         if not self.assemble:
             out.append(body)
@@ -262,7 +327,6 @@ class FrameDecoder:
             self._frames.append(body)
             out.append(self._frames)
             self._frames = []
-        return pos + take
 
     def _adapt_read_size(self, received: int) -> None:
         """Read more at a time while reads come back full, less when they do not."""
