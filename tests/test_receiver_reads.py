@@ -13,6 +13,8 @@ again.
 from __future__ import annotations
 
 import os
+import socket
+import struct
 import tracemalloc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -25,6 +27,7 @@ import zmq
 import trio_zmq
 from trio_zmq._peer import PeerConnection
 from trio_zmq._pipeset import PipeSet
+from trio_zmq._zmtp import Connection, _framing
 from trio_zmq._zmtp._framing import MAX_CHUNK_READ
 
 from .helpers import LOOPBACK, bind_endpoint, linked, wait_for_peers, wait_until
@@ -132,6 +135,20 @@ async def raw_peer(
         await reader.read_frame()  # its READY
         await wait_for_peers(sock, 1)
         yield stream, reader
+
+
+@asynccontextmanager
+async def pull_and_its_connection() -> AsyncIterator[
+    tuple[trio_zmq.Socket, trio.SocketStream, Connection]
+]:
+    """A PULL with a hand-driven peer, and the sans-IO connection serving that peer."""
+    async with (
+        trio_zmq.open_socket(trio_zmq.PULL) as pull,
+        raw_peer(pull) as (stream, _),
+    ):
+        (pipe,) = pull._pipeset.pipes
+        assert isinstance(pipe.lender, PeerConnection)
+        yield pull, stream, pipe.lender.conn
 
 
 @asynccontextmanager
@@ -393,12 +410,14 @@ async def test_the_pieces_of_a_large_body_are_read_without_waiting_between_them(
     """
     body = bytes(range(256)) * 390 + b"end"  # over LARGE_BODY: read in body mode
     real_read, real_readv, real_wait = os.read, os.readv, trio.lowlevel.wait_readable
-    waits = 0
+    waits = readvs = 0
 
     def small_read(fd: int, size: int) -> bytes:
         return real_read(fd, min(size, 20_000))
 
     def small_readv(fd: int, buffers: Sequence[memoryview]) -> int:
+        nonlocal readvs
+        readvs += 1
         (view,) = buffers
         return real_readv(fd, [view[:20_000]])
 
@@ -419,11 +438,12 @@ async def test_the_pieces_of_a_large_body_are_read_without_waiting_between_them(
             assert await pull.recv() == body
             monkeypatch.undo()
     assert waits <= 2  # the receiver's (or the reader's) wait for the first piece
+    assert readvs >= 4  # the rest of the body: into its segment
 
 
 @pytest.mark.parametrize("binds", ["trio", "libzmq"])
 async def test_a_large_body_is_read_into_a_reused_segment(
-    zctx: zmq.Context[Any], binds: str
+    zctx: zmq.Context[Any], binds: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rest of a large body is read into a reused segment, not a new buffer per read.
 
@@ -433,6 +453,8 @@ async def test_a_large_body_is_read_into_a_reused_segment(
     MB), and freeing that much per message sometimes had glibc hand the
     memory back to the kernel and fault it in again for every message.
     """
+    monkeypatch.setattr(_framing, "_spare_segments", [])
+    monkeypatch.setattr(_framing, "_segments_made", 0)
     body = bytes(range(256)) * 4096
     with trio.fail_after(20), libzmq_socket(zctx, zmq.PUSH) as push:
         async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
@@ -449,6 +471,29 @@ async def test_a_large_body_is_read_into_a_reused_segment(
                 tracemalloc.stop()
     assert received == body
     assert peak < len(body) + MAX_CHUNK_READ + 512 * 1024
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+async def test_a_peer_that_ends_inside_a_large_body_gives_its_segment_back(
+    monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    spare: list[bytearray] = []
+    monkeypatch.setattr(_framing, "_spare_segments", spare)
+    monkeypatch.setattr(_framing, "_segments_made", 0)
+    body = bytes(range(256)) * 4096
+    with trio.fail_after(10):
+        async with pull_and_its_connection() as (pull, stream, conn):
+            await stream.send_all(message(body)[:300_000])
+            await wait_until(lambda: conn.body_remaining < len(body) - 200_000)
+            assert _framing._segments_made == 1 and not spare  # the body holds it
+            if how == "reset":
+                stream.socket.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            await stream.aclose()
+            await wait_until(lambda: pull.statistics().disconnections == 1)
+            assert pull.statistics().protocol_errors == 0
+            assert len(spare) == 1 and _framing._segments_made == 1
 
 
 async def test_a_large_message_in_pieces_is_received_in_one_borrow(
@@ -470,13 +515,7 @@ async def test_a_large_message_in_pieces_is_received_in_one_borrow(
 async def test_a_borrower_cancelled_inside_a_large_message_leaves_it_whole() -> None:
     """Cancelled between two pieces of a body: nothing taken, the next recv gets it all."""
     with trio.fail_after(10):
-        async with (
-            trio_zmq.open_socket(trio_zmq.PULL) as pull,
-            raw_peer(pull) as (stream, _),
-        ):
-            (pipe,) = pull._pipeset.pipes
-            assert isinstance(pipe.lender, PeerConnection)
-            conn = pipe.lender.conn
+        async with pull_and_its_connection() as (pull, stream, conn):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(pull.recv)
                 await wait_until(lambda: borrowing(pull))

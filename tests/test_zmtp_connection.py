@@ -731,11 +731,21 @@ def test_read_size_hint_follows_the_decoder_in_body_mode() -> None:
     assert conn.receive_data(body) == [[b"x" * 10 + body]]
 
 
+@pytest.fixture
+def segments(monkeypatch: pytest.MonkeyPatch) -> list[bytearray]:
+    """The process's body segments, none made yet; the spare list is returned."""
+    spare: list[bytearray] = []
+    monkeypatch.setattr(_framing, "_spare_segments", spare)
+    monkeypatch.setattr(_framing, "_segments_made", 0)
+    return spare
+
+
 def read_into_body(conn: Connection, data: bytes) -> list[Event]:
     """What a reader with a socket does: copy ``data`` into ``body_buffer`` views."""
     events: list[Event] = []
     while data:
         view = conn.body_buffer()
+        assert view is not None
         n = min(len(view), len(data))
         view[:n] = data[:n]
         data = data[n:]
@@ -743,25 +753,29 @@ def read_into_body(conn: Connection, data: bytes) -> list[Event]:
     return events
 
 
-def test_body_reads_complete_nothing_until_the_last_byte() -> None:
+def test_body_reads_complete_nothing_until_the_last_byte(segments: list[bytearray]) -> None:
     conn = established()
     size = 100_000
     body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     assert conn.receive_data(frame_header(size) + body[:10]) == []
-    assert len(conn.body_buffer()) == conn.read_size_hint == min(size - 10, MAX_READ_SIZE)
+    view = conn.body_buffer()
+    assert view is not None
+    assert len(view) == conn.read_size_hint == min(size - 10, MAX_READ_SIZE)
+    with pytest.raises(ValueError):
+        conn.body_received(len(view) + 1)  # more than the view handed out
     assert read_into_body(conn, body[10:50_000]) == []
     assert conn.receive_data(body[50_000:60_000]) == []  # the two ways mix
     assert read_into_body(conn, body[60_000:99_000]) == []
     assert conn.body_remaining == 1_000
-    with pytest.raises(ValueError):
-        conn.body_received(1_001)  # more than the body has left
     assert read_into_body(conn, body[99_000:]) == [[body]]
     assert conn.receive_data(frame_header(2) + b"ok") == [[b"ok"]]
     with pytest.raises(ValueError):
         conn.body_buffer()  # not inside a body
 
 
-def test_a_body_read_completes_a_multipart_message_and_a_command() -> None:
+def test_a_body_read_completes_a_multipart_message_and_a_command(
+    segments: list[bytearray],
+) -> None:
     conn = established(SocketType.XPUB, SocketType.XSUB)
     first = b"a" * 70_000
     assert conn.receive_data(frame_header(len(first), 1) + first[:5]) == []
@@ -774,26 +788,65 @@ def test_a_body_read_completes_a_multipart_message_and_a_command() -> None:
     assert not conn.only_messages
 
 
-def test_body_reads_reuse_one_segment_and_span_several() -> None:
-    _framing._spare_segments.clear()
+def test_body_reads_reuse_one_segment_and_span_several(segments: list[bytearray]) -> None:
     conn = established()
     body = bytes(range(256)) * 4096  # 1 MiB
-    for _ in range(3):
-        assert conn.receive_data(frame_header(len(body)) + body[:1000]) == []
-        assert read_into_body(conn, body[1000:]) == [[body]]
+    payloads = [bytes([i]) * 2000 + body[2000:] for i in range(3)]
+    received: list[Event] = []
+    for payload in payloads:
+        assert conn.receive_data(frame_header(len(payload)) + payload[:1000]) == []
+        events = read_into_body(conn, payload[1000:])
+        assert events == [[payload]]
+        received += events
         # The segment went back to the spare list, and the next body takes it.
-        assert len(_framing._spare_segments) == 1
-    segment = _framing._spare_segments[0]
+        assert len(segments) == 1 and _framing._segments_made == 1
+    segment = segments[0]
     big = body * 2 + b"tail" * 25  # over three segments
     conn.receive_data(frame_header(len(big)) + big[:10])
-    assert conn.body_buffer().obj is segment
+    view = conn.body_buffer()
+    assert view is not None and view.obj is segment
     assert read_into_body(conn, big[10:]) == [[big]]
-    assert len(_framing._spare_segments) == 3
-    # Never more spares than MAX_SPARE_SEGMENTS, however many a body took.
-    huge = b"h" * (_framing.SEGMENT * (_framing.MAX_SPARE_SEGMENTS + 2))
-    conn.receive_data(frame_header(len(huge)) + huge[:10])
-    assert read_into_body(conn, huge[10:]) == [[huge]]
-    assert len(_framing._spare_segments) == _framing.MAX_SPARE_SEGMENTS
+    assert len(segments) == _framing._segments_made == 3
+    # What was handed out was copied out of the segments, reused since.
+    assert received == [[payload] for payload in payloads]
+
+
+def test_no_more_than_max_segments_and_the_rest_reads_into_bytes(
+    segments: list[bytearray],
+) -> None:
+    """Bodies beyond the process's segments are fed as bytes: memory follows what came."""
+    conns = [established() for _ in range(_framing.MAX_SEGMENTS + 2)]
+    body = b"b" * 200_000
+    for conn in conns:
+        conn.receive_data(frame_header(len(body)) + body[:100])
+    views = [conn.body_buffer() for conn in conns]
+    assert [v is not None for v in views] == [True] * _framing.MAX_SEGMENTS + [False, False]
+    assert _framing._segments_made == _framing.MAX_SEGMENTS
+    # Without a segment the reader feeds what it read, and the body completes all the same.
+    late = conns[-1]
+    assert late.receive_data(body[100:150_000]) == []
+    assert late.receive_data(body[150_000:]) == [[body]]
+    # One connection ends inside its body: its segment is free again.
+    conns[0].release_buffers()
+    assert len(segments) == 1
+    assert conns[-2].body_buffer() is not None
+    assert _framing._segments_made == _framing.MAX_SEGMENTS
+
+
+def test_body_reads_under_a_mechanism_that_boxes_frames(segments: list[bytearray]) -> None:
+    a, b = xor_pair()
+    body = bytes(range(256)) * 400
+    wire = b"".join(b.encode_messages([[body]]))
+    assert a.receive_data(wire[:50]) == []
+    assert read_into_body(a, wire[50:]) == [[body]]
+    bad = frame_header(len(body) + 1) + b"\xff" + body  # a box with unknown flags
+    assert a.receive_data(bad[:50]) == []
+    with pytest.raises(ProtocolError):
+        read_into_body(a, bad[50:])
+    assert a.stage is Stage.BROKEN
+    assert len(segments) == 1  # given back once
+    with pytest.raises(LocalProtocolError):
+        a.body_received(1)
 
 
 def test_body_reads_only_in_traffic() -> None:

@@ -128,7 +128,7 @@ class PeerConnection(PeerLender, PeerWriter):
         #: which ``lend`` cancels to end that wait (trio lets one task wait per fd).
         self._waiting = False
         self._reader_scope: trio.CancelScope | None = None
-        #: Take a scheduler pass before waiting for the socket (see ``_read_chunk``).
+        #: Take a scheduler pass before waiting for the socket (see ``_turn_to_read``).
         self._settle = False
         #: The socket is lent to a receiver; the reader waits in ``_lent_lot``.
         self._lent = False
@@ -173,6 +173,7 @@ class PeerConnection(PeerLender, PeerWriter):
                         nursery.start_soon(self._heartbeat_loop, pipe)
                         await self._guard(self._read_loop, pipe, events)
         finally:
+            self.conn.release_buffers()
             if self.kick_borrower is not None:
                 self.kick_borrower()
             with trio.CancelScope(shield=True):
@@ -277,9 +278,8 @@ class PeerConnection(PeerLender, PeerWriter):
                     return  # the borrower read the end of the stream
                 raise end
             if self._socket is not None and self.conn.body_remaining:
-                # Inside a large body: read straight into its buffer.
-                if await self._turn_to_read():
-                    self._read_now()
+                # Inside a large body: read on until the socket is drained.
+                if await self._turn_to_read() and self._read_now():
                     self._read_rest_of_body()
                 continue
             data = await receive_some(self.conn.read_size_hint)
@@ -321,13 +321,14 @@ class PeerConnection(PeerLender, PeerWriter):
             if conn.body_remaining:
                 # Inside a large body: into its buffer, no allocation per read.
                 view = conn.body_buffer()
-                got = os.readv(self._socket.fileno(), (view,))
-                if not got:
-                    self._borrowed_end = EOFError()
-                    return 0
-                self._drained = got < len(view)
-                self._took(conn.body_received(got))
-                return got
+                if view is not None:
+                    got = os.readv(self._socket.fileno(), (view,))
+                    if not got:
+                        self._borrowed_end = EOFError()
+                        return 0
+                    self._drained = got < len(view)
+                    self._took(conn.body_received(got))
+                    return got
             size = conn.read_size_hint
             data = os.read(self._socket.fileno(), size)
             if not data:
@@ -399,7 +400,7 @@ class PeerConnection(PeerLender, PeerWriter):
                     return False
             self._waiting = True
             try:
-                await trio.lowlevel.wait_readable(self._socket)
+                await trio.lowlevel.wait_readable(self._socket.fileno())
             finally:
                 self._waiting = False
         else:

@@ -122,12 +122,14 @@ class Connection:
         """Bytes still to come of a large frame body (0 when not in the middle of one)."""
         return self._decoder.body_remaining
 
-    def body_buffer(self) -> memoryview:
+    def body_buffer(self) -> memoryview | None:
         """A writable view for the next bytes of the large body being received.
 
         A reader with a socket reads into it and calls ``body_received``:
-        the body then costs no allocation per read. Only once the handshake
-        is done and while ``body_remaining``.
+        the body then costs no allocation per read. None when the process
+        has no segment free: read ``read_size_hint`` bytes into ``bytes``
+        and pass them to ``receive_data``. Only once the handshake is done
+        and while ``body_remaining``.
         """
         if self.stage is not TRAFFIC:
             raise LocalProtocolError(f"no body reads in stage {self.stage.value}")
@@ -136,14 +138,24 @@ class Connection:
     def body_received(self, count: int) -> list[Event]:
         """``count`` bytes were read into the last ``body_buffer``; return the events they complete.
 
-        Raises :class:`ProtocolError` as ``receive_data`` does (a command
-        the peer may not send), and the connection is then BROKEN.
+        Raises :class:`ProtocolError` as ``receive_data`` does (a mechanism
+        that boxes frames refuses a bad box), and the connection is then
+        BROKEN.
         """
+        if self.stage is not TRAFFIC:
+            raise LocalProtocolError(f"no body reads in stage {self.stage.value}")
         try:
             return self._traffic(self._decoder.body_received(count))
         except ProtocolError:
             self.stage = Stage.BROKEN
             raise
+
+    def release_buffers(self) -> None:
+        """The stream is over: give back what an unfinished large body holds (sync).
+
+        Nothing more may be received afterwards.
+        """
+        self._decoder.release()
 
     def receive_data(self, data: bytes | bytearray) -> list[Event]:
         """Feed bytes from the peer; return the events they complete.

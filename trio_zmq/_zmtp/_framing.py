@@ -10,13 +10,14 @@ of a chunk in one loop and returns them all; each small body is sliced out
 of the chunk once. A frame that straddles two chunks is completed by joining
 only its own bytes, so the cost is linear in the bytes received whatever the
 chunking. A body of ``LARGE_BODY`` bytes or more that is not complete yet
-switches the decoder to body mode: ``read_size_hint`` then asks for exactly
-the rest of the body, the pieces are kept as they arrive (the first one as a
-view of its chunk, not a copy) and joined once at the end, or handed out as
-they are, with no copy at all, when the body arrived in one piece. A reader
-with a socket of its own reads the rest of a large body straight into
-``body_buffer`` instead: a view of a reused 1 MiB segment, so the body costs
-no allocation until it is joined (see ``SEGMENT``). Outside body mode the
+switches the decoder to body mode: ``read_size_hint`` then asks for the rest
+of the body (96 KiB at most per read), the pieces are kept as they arrive
+(the first one as a view of its chunk, not a copy) and joined once at the
+end, or handed out as they are, with no copy at all, when the body arrived
+in one piece. A reader with a socket of its own reads the rest of a large
+body straight into ``body_buffer`` instead, while the process has a segment
+free: a view of a reused 1 MiB segment, so the body costs no allocation
+until it is joined (see ``SEGMENT``). Outside body mode the
 read size grows from 64 KiB to 256 KiB while reads come back full, and
 shrinks back when they do not.
 """
@@ -53,20 +54,26 @@ MAX_CHUNK_READ = 256 * 1024
 #: against 2.3k-3.2k (median 2.8k) in 16 alternated rounds, its receiver
 #: waiting for the socket two to three times as often.
 MAX_READ_SIZE = 96 * 1024
-#: ``body_buffer`` hands out views of segments of this size, taken from a
-#: spare list shared by every decoder of the process and given back when the
-#: body they hold is joined. The joined body is then the only allocation a
-#: large message costs, and memory freed per message stays under glibc's trim
-#: threshold: with a fresh piece per read as well, a 1 MiB receiver freed
-#: 2 MiB per message, glibc returned it to the kernel in about one run of
-#: twelve and faulted it back in page by page (~460 minor faults per message,
-#: a fifth of the usual rate). (Threads running trio share the list safely:
-#: each segment is popped by one decoder and appended back by it.)
+#: ``body_buffer`` hands out views of segments of this size. The process
+#: has at most ``MAX_SEGMENTS`` of them, in use or spare, shared by every
+#: decoder: a body takes one when it needs it and gives it back when it is
+#: joined (or its decoder is released). The joined body is then the only
+#: allocation a large message costs, and memory freed per message stays under
+#: glibc's trim threshold: with a fresh piece per read as well, a 1 MiB
+#: receiver freed 2 MiB per message, glibc returned it to the kernel in about
+#: one run of twelve and faulted it back in page by page (~460 minor faults
+#: per message, a fifth of the usual rate). When none is free, ``body_buffer``
+#: says so and the reader reads into new ``bytes`` as before: many
+#: connections inside large bodies hold only what they have received, not a
+#: segment each.
 SEGMENT = 1024 * 1024
-#: The most spare segments kept: the memory they hold while no large body
-#: is being received.
-MAX_SPARE_SEGMENTS = 4
+MAX_SEGMENTS = 4
+#: The free segments, and how many exist. Threads running trio share them:
+#: ``pop`` and ``append`` are atomic, and a race on the count can only make a
+#: few more segments than ``MAX_SEGMENTS``, never lose one in use.
 _spare_segments: list[bytearray] = []
+_segments_made = 0
+
 
 _unpack_size = struct.Struct(">Q").unpack_from
 _SHORT_LAST = tuple(bytes((0, n)) for n in range(256))
@@ -92,6 +99,7 @@ class FrameDecoder:
         "_body_remaining",
         "_body_segments",
         "_frames",
+        "_handed_out",
         "_need",
         "_pending",
         "_pending_len",
@@ -116,6 +124,7 @@ class FrameDecoder:
         #: the view it handed out last (``body_received`` commits part of it).
         self._body_segments: list[bytearray] = []
         self._segment_view: memoryview | None = None
+        self._handed_out = 0
         self._read_size = READ_SIZE
         #: Command frames decoded so far (lets callers skip a scan for them).
         self.command_count = 0
@@ -252,13 +261,16 @@ class FrameDecoder:
             self._pending.append(memoryview(data)[pos:] if pos else data)
             self._pending_len += len(data) - pos
 
-    def body_buffer(self) -> memoryview:
-        """A writable view for the next bytes of the current large body.
+    def body_buffer(self) -> memoryview | None:
+        """A writable view for the next bytes of the current large body, or None.
 
         Read into it (``os.readv``, ``recv_into``), then call
         ``body_received`` with the count. It is ``read_size_hint`` long, or
-        shorter where its segment ends. Only in body mode.
+        shorter where its segment ends. None when every segment of the
+        process is in use: read ``read_size_hint`` bytes and ``feed`` them.
+        Only in body mode.
         """
+        global _segments_made
         remaining = self._body_remaining
         if not remaining:
             raise ValueError("not inside a large body")
@@ -267,11 +279,17 @@ class FrameDecoder:
             try:
                 segment = _spare_segments.pop()
             except IndexError:
+                if _segments_made >= MAX_SEGMENTS:
+                    return None
+                _segments_made += 1
                 segment = bytearray(SEGMENT)
             self._body_segments.append(segment)
             self._segment_view = view = memoryview(segment)
         size = min(remaining, MAX_READ_SIZE)
-        return view[:size] if len(view) > size else view
+        if len(view) > size:
+            view = view[:size]
+        self._handed_out = len(view)
+        return view
 
     def body_received(self, count: int) -> list[DecodedItem]:
         """``count`` bytes were read into the last ``body_buffer``: take them.
@@ -280,8 +298,9 @@ class FrameDecoder:
         command) when they are the last of it, else nothing.
         """
         view = self._segment_view
-        if view is None or not 0 < count <= min(len(view), self._body_remaining):
+        if view is None or not 0 < count <= self._handed_out:
             raise ValueError("more bytes than the last body_buffer had room for")
+        self._handed_out = 0
         self._body_pieces.append(view[:count])
         self._segment_view = view[count:] if count < len(view) else None
         self._body_remaining -= count
@@ -289,6 +308,18 @@ class FrameDecoder:
         if not self._body_remaining:
             self._finish_body(out)
         return out
+
+    def release(self) -> None:
+        """Give back the segments of a body that will never be finished.
+
+        Call it when the stream ends inside a body; the decoder must not be
+        fed afterwards.
+        """
+        self._body_pieces = []
+        self._segment_view = None
+        self._handed_out = 0
+        _spare_segments.extend(self._body_segments)
+        self._body_segments = []
 
     def _feed_body(self, data: bytes, pos: int, out: list[DecodedItem]) -> int:
         """Body mode: take what belongs to the current body; return the new position."""
@@ -310,10 +341,8 @@ class FrameDecoder:
         if self._body_segments:
             del pieces, first  # the views into the segments
             self._segment_view = None
-            spare = _spare_segments
-            for segment in self._body_segments:
-                if len(spare) < MAX_SPARE_SEGMENTS:
-                    spare.append(segment)
+            self._handed_out = 0
+            _spare_segments.extend(self._body_segments)
             self._body_segments = []
         flags = self._body_flags
         if not self.assemble:
