@@ -104,6 +104,15 @@ async def wait_for_peers(sock: trio_zmq.Socket, n: int) -> None:
     await wait_until(lambda: sock.statistics().peers == n)
 
 
+def writers_idle(sock: trio_zmq.Socket) -> bool:
+    """Every connection's writer waits with nothing to write (a direct write may go).
+
+    A handshake may be done before its writer first parks (about one run in
+    ten): until then a message is the writer's to send, not a direct write.
+    """
+    return all(pipe.direct is not None for pipe in sock._pipeset.pipes)
+
+
 #: The tcp ports ``free_endpoint`` holds, by endpoint (closed after each test by conftest).
 _held_ports: dict[str, socket.socket] = {}
 

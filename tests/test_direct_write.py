@@ -25,7 +25,7 @@ from trio_zmq._peer import PeerConnection
 from trio_zmq._peer_writer import send_buffers
 from trio_zmq._pipe import DIRECT_REARM
 
-from .helpers import LOOPBACK, linked, wait_for_peers, wait_until
+from .helpers import LOOPBACK, linked, wait_for_peers, wait_until, writers_idle
 from .libzmq_peer import LibzmqSocket, greeting, libzmq_socket, ready
 
 
@@ -41,11 +41,6 @@ def writer_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(PeerConnection, "_send_buffers", counting)
     return calls
-
-
-def writers_idle(sock: trio_zmq.Socket) -> bool:
-    """Every connection's writer waits with nothing to write (a direct write may go)."""
-    return all(pipe.direct is not None for pipe in sock._pipeset.pipes)
 
 
 async def test_requests_and_replies_go_out_without_the_writer(writer_calls: list[int]) -> None:
