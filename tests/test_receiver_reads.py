@@ -443,7 +443,7 @@ async def test_the_pieces_of_a_large_body_are_read_without_waiting_between_them(
 
 @pytest.mark.parametrize("binds", ["trio", "libzmq"])
 async def test_a_large_body_is_read_into_a_reused_segment(
-    zctx: zmq.Context[Any], binds: str, monkeypatch: pytest.MonkeyPatch
+    zctx: zmq.Context[Any], binds: str, transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rest of a large body is read into a reused segment, not a new buffer per read.
 
@@ -458,7 +458,7 @@ async def test_a_large_body_is_read_into_a_reused_segment(
     body = bytes(range(256)) * 4096
     with trio.fail_after(20), libzmq_socket(zctx, zmq.PUSH) as push:
         async with trio_zmq.open_socket(trio_zmq.PULL) as pull:
-            await link_peer(pull, push, "tcp", binds)
+            await link_peer(pull, push, transport, binds)
             await wait_for_peers(pull, 1)
             await push.send(body)
             assert await pull.recv() == body  # the first body takes the segment
