@@ -6,6 +6,7 @@ Golden bytes come from zmtp-digest sections 1.2, 1.6.2, 1.7, 1.10.1 and 1.11
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Sequence
 
@@ -831,6 +832,49 @@ def test_no_more_than_max_segments_and_the_rest_reads_into_bytes(
     assert len(segments) == 1
     assert conns[-2].body_buffer() is not None
     assert _framing._segments_made == _framing.MAX_SEGMENTS
+
+
+def test_releasing_gives_each_segment_back_once_and_leaves_the_body(
+    segments: list[bytearray],
+) -> None:
+    conn = established()
+    body = b"r" * 300_000
+    conn.receive_data(frame_header(len(body)) + body[:100])
+    assert read_into_body(conn, body[100:200_000]) == []
+    view = conn.body_buffer()
+    assert view is not None
+    conn.body_received(10)
+    with pytest.raises(ValueError):
+        conn.body_received(10)  # the view was taken: one count per body_buffer
+    conn.release_buffers()
+    conn.release_buffers()  # twice: still given back once
+    assert len(segments) == _framing._segments_made == 1
+    # Outside any body now: a late read takes no segment (nor completes a short body).
+    assert conn.body_remaining == 0
+    with pytest.raises(ValueError):
+        conn.body_buffer()
+    other = established()
+    other.receive_data(frame_header(len(body)) + body[:100])
+    assert read_into_body(other, body[100:]) == [[body]]
+    other.release_buffers()  # after a finished body: nothing to give back
+    assert len(segments) == _framing._segments_made == 1
+
+
+def test_a_decoder_dropped_inside_a_body_frees_its_share_of_the_budget(
+    segments: list[bytearray],
+) -> None:
+    body = b"d" * 200_000
+    conns = [established() for _ in range(_framing.MAX_SEGMENTS)]
+    for conn in conns:
+        conn.receive_data(frame_header(len(body)) + body[:100])
+        assert conn.body_buffer() is not None
+    late = established()
+    late.receive_data(frame_header(len(body)) + body[:100])
+    assert late.body_buffer() is None
+    del conn, conns  # never released (a user of the sans-IO API)
+    gc.collect()
+    assert _framing._segments_made == 0
+    assert late.body_buffer() is not None
 
 
 def test_body_reads_under_a_mechanism_that_boxes_frames(segments: list[bytearray]) -> None:

@@ -153,7 +153,9 @@ class Connection:
     def release_buffers(self) -> None:
         """The stream is over: give back what an unfinished large body holds (sync).
 
-        Nothing more may be received afterwards.
+        What is received afterwards (a late read) must be ignored. Without
+        this call, a connection dropped inside a large body takes its
+        segment with it.
         """
         self._decoder.release()
 

@@ -67,10 +67,14 @@ MAX_READ_SIZE = 96 * 1024
 #: connections inside large bodies hold only what they have received, not a
 #: segment each.
 SEGMENT = 1024 * 1024
+#: The most segments the process makes (the memory they hold at most, in use
+#: or spare). One body of 4 MiB or more, or a few slow bodies, can hold them
+#: all: the others then read into ``bytes`` (slower, never wrong).
 MAX_SEGMENTS = 4
-#: The free segments, and how many exist. Threads running trio share them:
-#: ``pop`` and ``append`` are atomic, and a race on the count can only make a
-#: few more segments than ``MAX_SEGMENTS``, never lose one in use.
+#: The free segments, and how many exist: the count alone bounds the list.
+#: Threads running trio share them: ``pop`` and ``extend`` are atomic, and a
+#: race on the count can only make a few more segments than ``MAX_SEGMENTS``,
+#: never hand one segment to two bodies.
 _spare_segments: list[bytearray] = []
 _segments_made = 0
 
@@ -268,7 +272,8 @@ class FrameDecoder:
         ``body_received`` with the count. It is ``read_size_hint`` long, or
         shorter where its segment ends. None when every segment of the
         process is in use: read ``read_size_hint`` bytes and ``feed`` them.
-        Only in body mode.
+        Only in body mode. A stream that ends inside the body must
+        ``release`` the decoder, or its segment is lost to the process.
         """
         global _segments_made
         remaining = self._body_remaining
@@ -299,7 +304,7 @@ class FrameDecoder:
         """
         view = self._segment_view
         if view is None or not 0 < count <= self._handed_out:
-            raise ValueError("more bytes than the last body_buffer had room for")
+            raise ValueError("count must be 1 to the size of the last body_buffer, once")
         self._handed_out = 0
         self._body_pieces.append(view[:count])
         self._segment_view = view[count:] if count < len(view) else None
@@ -310,16 +315,30 @@ class FrameDecoder:
         return out
 
     def release(self) -> None:
-        """Give back the segments of a body that will never be finished.
+        """The stream is over: drop what is unfinished and give back its segments.
 
-        Call it when the stream ends inside a body; the decoder must not be
-        fed afterwards.
+        The decoder is left outside any body, so a late read (a receiver
+        that was reading the socket as its connection ended) takes no
+        segment; what it decodes must be ignored.
         """
         self._body_pieces = []
+        self._body_remaining = 0
+        self._frames = []
+        self._pending = []
+        self._pending_len = 0
+        self._need = 2
         self._segment_view = None
         self._handed_out = 0
         _spare_segments.extend(self._body_segments)
         self._body_segments = []
+
+    def __del__(self) -> None:
+        # Dropped inside a body without ``release`` (a user of the sans-IO
+        # API): its segments are gone, but the process may make new ones. Not
+        # back to the spare list: a caller may still hold a view into them.
+        global _segments_made
+        if self._body_segments:
+            _segments_made -= len(self._body_segments)
 
     def _feed_body(self, data: bytes, pos: int, out: list[DecodedItem]) -> int:
         """Body mode: take what belongs to the current body; return the new position."""
