@@ -17,7 +17,7 @@ import socket
 import struct
 import tracemalloc
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -471,6 +471,47 @@ async def test_a_large_body_is_read_into_a_reused_segment(
                 tracemalloc.stop()
     assert received == body
     assert peak < len(body) + MAX_CHUNK_READ + 512 * 1024
+
+
+async def test_more_large_bodies_at_once_than_segments_all_arrive_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Six peers are inside 1 MiB bodies at once: two of them find no segment free.
+
+    Those are read into ``bytes``; every message arrives whole and every
+    segment is given back.
+    """
+    spare: list[bytearray] = []
+    monkeypatch.setattr(_framing, "_spare_segments", spare)
+    monkeypatch.setattr(_framing, "_segments_made", 0)
+    bodies = [bytes([p]) * 1024 * 1024 for p in range(_framing.MAX_SEGMENTS + 2)]
+    cut = 300_000
+    with trio.fail_after(20):
+        async with trio_zmq.open_socket(trio_zmq.PULL) as pull, AsyncExitStack() as stack:
+            address = tcp_address(await pull.bind(LOOPBACK))
+            streams = []
+            for _ in bodies:
+                stream = await stack.enter_async_context(await trio.open_tcp_stream(*address))
+                await stream.send_all(greeting() + ready(b"PUSH"))
+                await RawReader(stream).read_exactly(64)  # its greeting
+                streams.append(stream)
+            await wait_for_peers(pull, len(bodies))
+            conns = [
+                p.lender.conn for p in pull._pipeset.pipes if isinstance(p.lender, PeerConnection)
+            ]
+            assert len(conns) == len(bodies)
+            for stream, body in zip(streams, bodies, strict=True):
+                await stream.send_all(message(body)[:cut])
+            # Every body has begun: four read into segments, two into bytes.
+            await wait_until(
+                lambda: all(0 < c.body_remaining < len(bodies[0]) - 200_000 for c in conns)
+            )
+            assert _framing._segments_made == _framing.MAX_SEGMENTS and not spare
+            for stream, body in zip(streams, bodies, strict=True):
+                await stream.send_all(message(body)[cut:])
+            received = {await pull.recv() for _ in bodies}
+    assert received == set(bodies)
+    assert len(spare) == _framing._segments_made == _framing.MAX_SEGMENTS
 
 
 @pytest.mark.parametrize("how", ["close", "reset"])
