@@ -141,7 +141,7 @@ class PeerConnection(PeerLender, PeerWriter):
         #: XPUB acts on what it receives (subscriptions) when it sends:
         #: its socket is always read as soon as data comes.
         self._may_rest = host.socket_type is not _zmtp.SocketType.XPUB
-        #: The borrower met the end of the stream (EOFError) or an error.
+        #: A read (the reader's or a borrower's) met the end of the stream (EOFError) or an error.
         self._borrowed_end: BaseException | None = None
         #: Ends the borrower's wait (``PipeSet._kick_borrower``), called when the connection ends.
         self.kick_borrower: Callable[[], None] | None = None
@@ -256,7 +256,7 @@ class PeerConnection(PeerLender, PeerWriter):
                 pipe.lender = None
 
     async def _read_events(self, pipe: Pipe) -> None:
-        receive_some = self._read_chunk if self._socket is not None else self.stream.receive_some
+        socket = self._socket
         while True:
             if self._backlog:
                 # Deliver no more than RCVHWM allows (as libzmq stops decoding
@@ -275,21 +275,18 @@ class PeerConnection(PeerLender, PeerWriter):
             if self._borrowed_end is not None:
                 end, self._borrowed_end = self._borrowed_end, None
                 if type(end) is EOFError:
-                    return  # the borrower read the end of the stream
+                    return  # a read (ours or a borrower's) met the end of the stream
                 raise end
-            if self._socket is not None and self.conn.body_remaining:
-                # Inside a large body: read on until the socket is drained.
+            if socket is not None:
+                # The fd directly, as a borrower reads it (see _turn_to_read):
+                # the end of the stream and errors come back as _borrowed_end.
                 if await self._turn_to_read() and self._read_now():
                     self._read_rest_of_body()
                 continue
-            data = await receive_some(self.conn.read_size_hint)
-            if data is None:
-                continue  # lent while waiting (see lend)
+            data = await self.stream.receive_some(self.conn.read_size_hint)
             if not data:
                 return
             self._decode(data)
-            if self._socket is not None:
-                self._read_rest_of_body()
 
     def _read_rest_of_body(self) -> None:
         """Inside a large body, read on while the socket has more (sync).
@@ -358,35 +355,16 @@ class PeerConnection(PeerLender, PeerWriter):
             assert self.pipe is not None
             self.pipe.wake_writer()
 
-    async def _read_chunk(self, size: int) -> bytes | None:
-        """Up to ``size`` bytes from the socket, b"" at the end. A checkpoint.
-
-        Reads the file descriptor directly: when the last read drained the
-        socket, it waits for readability first instead of trying a read that
-        would fail, and a read that succeeds costs no extra scheduler pass
-        (``trio.SocketStream.receive_some`` pays both: a speculative ``recv``
-        and a checkpoint after it). With a request/reply peer that is one
-        system call and one pass less per message. Returns None, having read
-        nothing, if the socket was lent to a receiver meanwhile.
-        """
-        assert self._socket is not None
-        fd = self._socket.fileno()
-        while True:
-            if not await self._turn_to_read():
-                return None
-            try:
-                data = os.read(fd, size)
-            except BlockingIOError:
-                self._drained = True
-                continue
-            self._drained = len(data) < size
-            return data
-
     async def _turn_to_read(self) -> bool:
         """Wait until the socket may have data; False if it was lent meanwhile. A checkpoint.
 
-        When the last read drained the socket, this waits for readability;
-        otherwise it only takes a scheduler pass.
+        The reader reads the file descriptor directly (``_read_now``): when
+        the last read drained the socket, this waits for readability first
+        instead of trying a read that would fail, and a read that succeeds
+        costs no extra scheduler pass (``trio.SocketStream.receive_some``
+        pays both: a speculative ``recv`` and a checkpoint after it). With a
+        request/reply peer that is one system call and one pass less per
+        message. When the socket was not drained, this only takes a pass.
         """
         assert self._socket is not None
         if self._drained:

@@ -50,7 +50,7 @@ class PeerLender:
     _timed_park: bool
     #: Whether the socket may rest at all (not XPUB's).
     _may_rest: bool
-    #: The borrower met the end of the stream (EOFError) or an error.
+    #: A read (the reader's or a borrower's) met the end of the stream (EOFError) or an error.
     _borrowed_end: BaseException | None
     #: Ends the borrower's wait (``PipeSet._kick_borrower``), called when the connection ends.
     kick_borrower: Callable[[], None] | None

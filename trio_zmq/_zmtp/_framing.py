@@ -327,6 +327,10 @@ class FrameDecoder:
         self._pending = []
         self._pending_len = 0
         self._need = 2
+        self._give_back_segments()
+
+    def _give_back_segments(self) -> None:
+        """The current body is joined or dropped: its segments are free again."""
         self._segment_view = None
         self._handed_out = 0
         _spare_segments.extend(self._body_segments)
@@ -358,11 +362,7 @@ class FrameDecoder:
         first = pieces[0]
         body = first if len(pieces) == 1 and type(first) is bytes else b"".join(pieces)
         if self._body_segments:
-            del pieces, first  # the views into the segments
-            self._segment_view = None
-            self._handed_out = 0
-            _spare_segments.extend(self._body_segments)
-            self._body_segments = []
+            self._give_back_segments()
         flags = self._body_flags
         if not self.assemble:
             out.append(body)
